@@ -1,0 +1,196 @@
+//! `paas`: the command-line client of the paas platform, in the style of the Heroku CLI.
+
+mod access;
+mod apps;
+mod args;
+mod auth;
+mod client;
+mod config;
+#[cfg(test)]
+mod fixtures;
+mod git_remote;
+mod logs;
+mod output;
+mod ps;
+mod releases;
+mod settings;
+mod users;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use args::{AppJsonArgs, JsonArg};
+
+/// Deploy and run apps on a paas server: `git push` builds a release, `paas` manages the rest.
+///
+/// Credentials come from PAAS_API_URL and PAAS_TOKEN, else from the config file written by
+/// `paas login` (~/.config/paas/config.toml). `-a APP` may be omitted inside a git checkout
+/// whose `platform` remote points at the app.
+#[derive(Debug, Parser)]
+#[command(name = "paas", version, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an account and log in (the first account becomes admin)
+    Register(auth::LoginArgs),
+    /// Log in and save the token to the config file
+    Login(auth::LoginArgs),
+    /// Show the logged-in user
+    Whoami(JsonArg),
+    /// Print the current API token (for scripts, git and other tools)
+    #[command(name = "auth:token")]
+    AuthToken,
+
+    /// List users (admin only)
+    Users(JsonArg),
+    /// Create a user (admin only)
+    #[command(name = "users:create")]
+    UsersCreate(users::CreateArgs),
+
+    /// List the users who can use an app
+    Access(AppJsonArgs),
+    /// Let a user use an app
+    #[command(name = "access:add")]
+    AccessAdd(access::UserArgs),
+    /// Stop a user from using an app
+    #[command(name = "access:remove")]
+    AccessRemove(access::UserArgs),
+
+    /// List your apps
+    Apps(JsonArg),
+    /// Create an app
+    #[command(name = "apps:create")]
+    AppsCreate(apps::CreateArgs),
+    /// Show an app's URLs, current release and formation
+    #[command(name = "apps:info")]
+    AppsInfo(AppJsonArgs),
+    /// Permanently destroy an app
+    #[command(name = "apps:destroy")]
+    AppsDestroy(apps::DestroyArgs),
+
+    /// Add the `platform` git remote (with credentials) so `git push platform main` deploys
+    #[command(name = "git:remote")]
+    GitRemote(git_remote::GitRemoteArgs),
+
+    /// Show an app's config vars
+    Config(config::ListArgs),
+    /// Print one config var's value
+    #[command(name = "config:get")]
+    ConfigGet(config::GetArgs),
+    /// Set config vars and restart the app (makes a new release)
+    #[command(name = "config:set")]
+    ConfigSet(config::SetArgs),
+    /// Unset config vars and restart the app (makes a new release)
+    #[command(name = "config:unset")]
+    ConfigUnset(config::UnsetArgs),
+
+    /// Scale process types: `paas scale web=3 worker=2`
+    Scale(ps::ScaleArgs),
+    /// List an app's processes
+    Ps(AppJsonArgs),
+    /// Restart all processes, one type, or one process
+    #[command(name = "ps:restart")]
+    PsRestart(ps::RestartArgs),
+
+    /// List an app's releases, newest first
+    Releases(releases::ListArgs),
+    /// Roll back to an earlier release (makes a new release)
+    Rollback(releases::RollbackArgs),
+
+    /// Show an app's logs
+    Logs(logs::LogsArgs),
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Register(a) => auth::register(a),
+        Command::Login(a) => auth::login(a),
+        Command::Whoami(a) => auth::whoami(a),
+        Command::AuthToken => auth::token(),
+        Command::Users(a) => users::list(a),
+        Command::UsersCreate(a) => users::create(a),
+        Command::Access(a) => access::list(a),
+        Command::AccessAdd(a) => access::add(a),
+        Command::AccessRemove(a) => access::remove(a),
+        Command::Apps(a) => apps::list(a),
+        Command::AppsCreate(a) => apps::create(a),
+        Command::AppsInfo(a) => apps::info(a),
+        Command::AppsDestroy(a) => apps::destroy(a),
+        Command::GitRemote(a) => git_remote::run(a),
+        Command::Config(a) => config::list(a),
+        Command::ConfigGet(a) => config::get(a),
+        Command::ConfigSet(a) => config::set(a),
+        Command::ConfigUnset(a) => config::unset(a),
+        Command::Scale(a) => ps::scale(a),
+        Command::Ps(a) => ps::ps(a),
+        Command::PsRestart(a) => ps::restart(a),
+        Command::Releases(a) => releases::list(a),
+        Command::Rollback(a) => releases::rollback(a),
+        Command::Logs(a) => logs::run(a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 like every other error; help and version are not errors.
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn colon_commands_and_app_flag_parse() {
+        let cli = Cli::try_parse_from(["paas", "config:set", "A=1", "B=2", "-a", "hello"]).unwrap();
+        match cli.command {
+            Command::ConfigSet(a) => {
+                assert_eq!(a.pairs, ["A=1", "B=2"]);
+                assert_eq!(a.app.app.as_deref(), Some("hello"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["paas", "apps:info", "--app", "hello", "--json"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::AppsInfo(ref a) if a.json.json && a.app.app.as_deref() == Some("hello"))
+        );
+        let cli = Cli::try_parse_from([
+            "paas", "logs", "-t", "--ps", "web.1", "--source", "router", "-a", "x1",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Logs(ref l) if l.tail && l.source == Some(logs::Source::Router))
+        );
+        assert!(Cli::try_parse_from(["paas", "logs", "--source", "kernel"]).is_err());
+        assert!(Cli::try_parse_from(["paas", "config:set"]).is_err());
+        assert!(Cli::try_parse_from(["paas", "releases", "-n", "0"]).is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! The controller: the domain (apps, builds, releases, config, formation, users), its store,
+//! and the Heroku-style HTTP API over it.
+
+pub mod auth;
+pub mod deploy;
+pub mod error;
+pub mod logs;
+pub mod push;
+pub mod range;
+pub mod router;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod views;
+
+use std::sync::Arc;
+
+use paas_scheduler::reconcile::ReconcileOptions;
+use paas_scheduler::Runtime;
+use rand::RngCore;
+use thiserror::Error;
+use tokio::sync::watch;
+
+pub use deploy::RouteMap;
+pub use state::Settings;
+
+use crate::auth::Keys;
+use crate::deploy::Deployer;
+use crate::logs::LogSessions;
+use crate::state::{AppState, Inner};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot use data dir {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+pub struct Controller {
+    state: AppState,
+}
+
+impl Controller {
+    /// Opens the store (running migrations), loads or makes the signing key.
+    pub async fn start(
+        settings: Settings,
+        database_url: &str,
+        runtime: Arc<dyn Runtime>,
+        docker: bollard::Docker,
+    ) -> Result<Controller, ControllerError> {
+        let data_dir = settings.data_dir.display().to_string();
+        std::fs::create_dir_all(settings.data_dir.join("repos"))
+            .map_err(|e| ControllerError::DataDir(data_dir.clone(), e))?;
+        let keys = Keys::load_or_create(&settings.data_dir)
+            .map_err(|e| ControllerError::DataDir(data_dir, e))?;
+        let store = Store::connect(database_url).await?;
+        let deployer = Deployer::new(store.clone(), runtime.clone(), ReconcileOptions::default());
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        let hook_secret = secret.iter().map(|b| format!("{b:02x}")).collect();
+        let inner = Inner {
+            store,
+            keys,
+            settings,
+            runtime,
+            docker,
+            deployer,
+            hook_secret,
+            log_sessions: LogSessions::default(),
+        };
+        Ok(Controller {
+            state: AppState(Arc::new(inner)),
+        })
+    }
+
+    /// The HTTP API (also serving git).
+    pub fn http(&self) -> axum::Router {
+        router::build(self.state.clone())
+    }
+
+    /// The route table for the router, updated whenever what runs changes.
+    pub fn routes(&self) -> watch::Receiver<RouteMap> {
+        self.state.deployer.routes()
+    }
+
+    /// Reconciles every app now (adopting what already runs), then every interval until the
+    /// returned task is dropped or aborted.
+    pub fn spawn_reconciler(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(state.settings.reconcile_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.deployer.converge_all().await {
+                    tracing::warn!(error = %e, "reconcile pass failed");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Every path the API listener serves, in one place.
+
+use axum::routing::{get, patch, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::routes::{
+    account, apps, builds, collaborators, config_vars, dynos, formation, git, log_sessions,
+    openapi, releases,
+};
+use crate::state::AppState;
+
+pub fn build(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/auth/register", post(account::register))
+        .route("/auth/login", post(account::login))
+        .route("/account", get(account::get_account))
+        .route(
+            "/users",
+            get(account::list_users).post(account::create_user),
+        )
+        .route("/apps", get(apps::list_apps).post(apps::create_app))
+        .route("/apps/{app}", get(apps::get_app).delete(apps::delete_app))
+        .route(
+            "/apps/{app}/config-vars",
+            get(config_vars::get_config_vars).patch(config_vars::update_config_vars),
+        )
+        .route(
+            "/apps/{app}/formation",
+            get(formation::list_formation).patch(formation::update_formation),
+        )
+        .route(
+            "/apps/{app}/formation/{type}",
+            patch(formation::update_formation_type),
+        )
+        .route("/apps/{app}/builds", get(builds::list_builds))
+        .route("/apps/{app}/builds/{id}", get(builds::get_build))
+        .route(
+            "/apps/{app}/releases",
+            get(releases::list_releases).post(releases::create_release),
+        )
+        .route("/apps/{app}/releases/{release}", get(releases::get_release))
+        .route(
+            "/apps/{app}/dynos",
+            get(dynos::list_dynos).delete(dynos::restart_all),
+        )
+        .route(
+            "/apps/{app}/dynos/{dyno}",
+            axum::routing::delete(dynos::restart_dyno),
+        )
+        .route(
+            "/apps/{app}/collaborators",
+            get(collaborators::list_collaborators).post(collaborators::create_collaborator),
+        )
+        .route(
+            "/apps/{app}/collaborators/{user}",
+            axum::routing::delete(collaborators::delete_collaborator),
+        )
+        .route(
+            "/apps/{app}/log-sessions",
+            post(log_sessions::create_log_session),
+        )
+        .route(
+            "/log-sessions/{secret}",
+            get(log_sessions::stream_log_session),
+        )
+        .route("/{repo}/info/refs", get(git::info_refs))
+        .route("/{repo}/git-receive-pack", post(git::receive_pack))
+        .route("/internal/git-hook", post(git::git_hook))
+        .fallback(|| async { ApiError::not_found("no such path; GET /openapi.json lists the API") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this path; GET /openapi.json lists the API",
+            )
+        })
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

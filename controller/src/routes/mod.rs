@@ -1,0 +1,11 @@
+pub mod account;
+pub mod apps;
+pub mod builds;
+pub mod collaborators;
+pub mod config_vars;
+pub mod dynos;
+pub mod formation;
+pub mod git;
+pub mod log_sessions;
+pub mod openapi;
+pub mod releases;

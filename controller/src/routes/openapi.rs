@@ -1,0 +1,119 @@
+//! `GET /openapi.json`: a machine-readable description of every path the API serves.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+/// (path, method, summary)
+const OPERATIONS: &[(&str, &str, &str)] = &[
+    (
+        "/auth/register",
+        "post",
+        "Register a user (the first becomes admin)",
+    ),
+    ("/auth/login", "post", "Log in; returns an API token"),
+    ("/account", "get", "The calling user"),
+    ("/users", "get", "List users (admin)"),
+    ("/users", "post", "Create a user (admin)"),
+    ("/apps", "get", "List apps you can access"),
+    ("/apps", "post", "Create an app"),
+    ("/apps/{app}", "get", "App info"),
+    ("/apps/{app}", "delete", "Destroy an app"),
+    ("/apps/{app}/config-vars", "get", "Config vars"),
+    (
+        "/apps/{app}/config-vars",
+        "patch",
+        "Set or (with null) unset config vars; makes a release",
+    ),
+    (
+        "/apps/{app}/formation",
+        "get",
+        "Process types and quantities",
+    ),
+    (
+        "/apps/{app}/formation",
+        "patch",
+        "Scale several process types",
+    ),
+    (
+        "/apps/{app}/formation/{type}",
+        "patch",
+        "Scale one process type",
+    ),
+    ("/apps/{app}/builds", "get", "List builds"),
+    ("/apps/{app}/builds/{id}", "get", "Build info"),
+    (
+        "/apps/{app}/releases",
+        "get",
+        "List releases (Range: version ..; max=N, order=desc)",
+    ),
+    (
+        "/apps/{app}/releases",
+        "post",
+        "Roll back: {\"release\": ID or version}",
+    ),
+    (
+        "/apps/{app}/releases/{id_or_version}",
+        "get",
+        "Release info",
+    ),
+    ("/apps/{app}/dynos", "get", "Running processes"),
+    ("/apps/{app}/dynos", "delete", "Restart every process"),
+    (
+        "/apps/{app}/dynos/{dyno}",
+        "delete",
+        "Restart a process (web.1) or a type (web)",
+    ),
+    ("/apps/{app}/collaborators", "get", "Users with access"),
+    ("/apps/{app}/collaborators", "post", "Grant a user access"),
+    (
+        "/apps/{app}/collaborators/{user}",
+        "delete",
+        "Revoke a user's access",
+    ),
+    (
+        "/apps/{app}/log-sessions",
+        "post",
+        "Make a log session; returns logplex_url to stream from",
+    ),
+    (
+        "/log-sessions/{secret}",
+        "get",
+        "Stream log lines (capability URL, no other auth)",
+    ),
+    (
+        "/{app}.git/info/refs",
+        "get",
+        "Git smart HTTP ref advertisement (Basic auth, token as password)",
+    ),
+    (
+        "/{app}.git/git-receive-pack",
+        "post",
+        "Git push (builds and deploys master or main)",
+    ),
+    ("/healthz", "get", "Liveness"),
+    ("/openapi.json", "get", "This document"),
+];
+
+pub async fn openapi() -> Json<Value> {
+    let mut paths = serde_json::Map::new();
+    for (path, method, summary) in OPERATIONS {
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "responses": {
+                "default": {"description": "JSON; errors are {\"id\": ..., \"message\": ...}"}
+            }
+        });
+    }
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "paas API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The Heroku Platform API v3 where Heroku has the resource. Authorization: Bearer TOKEN."
+        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }))
+}

@@ -1,0 +1,108 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{new_id, Store, StoreError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BuildRow {
+    pub id: String,
+    pub app_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub status: String,
+    pub commit_sha: Option<String>,
+    pub image: Option<String>,
+    pub process_types: String,
+    pub output: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BuildRow {
+    pub fn process_types(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.process_types).unwrap_or_default()
+    }
+}
+
+const SELECT_BUILD: &str =
+    "SELECT builds.*, users.name AS user_name FROM builds JOIN users ON users.id = builds.user_id";
+
+impl Store {
+    pub async fn create_build(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        commit: &str,
+    ) -> Result<BuildRow, StoreError> {
+        let id = new_id();
+        let now = Utc::now();
+        sqlx::query(
+            "INSERT INTO builds (id, app_id, user_id, status, commit_sha, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(app_id)
+        .bind(user_id)
+        .bind(commit)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.build_by_id(&id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("build {id} vanished after insert")))
+    }
+
+    pub async fn finish_build(
+        &self,
+        id: &str,
+        succeeded: bool,
+        image: Option<&str>,
+        process_types: &BTreeMap<String, String>,
+        output: &str,
+    ) -> Result<(), StoreError> {
+        let types =
+            serde_json::to_string(process_types).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "UPDATE builds SET status = ?, image = ?, process_types = ?, output = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(if succeeded { "succeeded" } else { "failed" })
+        .bind(image)
+        .bind(types)
+        .bind(output)
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn build_by_id(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
+        Ok(
+            sqlx::query_as(&format!("{SELECT_BUILD} WHERE builds.id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn list_builds(&self, app_id: &str) -> Result<Vec<BuildRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "{SELECT_BUILD} WHERE builds.app_id = ? ORDER BY builds.created_at"
+        ))
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Images still referenced by an app's builds (so a destroyed app's images can be removed).
+    pub async fn build_images(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT image FROM builds WHERE app_id = ? AND image IS NOT NULL")
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,74 @@
+use chrono::{DateTime, Utc};
+
+use super::{new_id, Store, StoreError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub password_hash: String,
+    pub admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Creates a user; the very first user becomes admin (decided inside the transaction so two
+    /// concurrent first registrations cannot both become admin).
+    pub async fn create_user(
+        &self,
+        name: &str,
+        password_hash: &str,
+        admin_if_first: bool,
+    ) -> Result<UserRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        let row = UserRow {
+            id: new_id(),
+            name: name.to_string(),
+            password_hash: password_hash.to_string(),
+            admin: admin_if_first && count == 0,
+            created_at: Utc::now(),
+        };
+        sqlx::query(
+            "INSERT INTO users (id, name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.password_hash)
+        .bind(row.admin)
+        .bind(row.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::conflict(e, format!("user {name:?}")))?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

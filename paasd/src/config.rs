@@ -1,0 +1,133 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// paas: a self-hosted Heroku. Runs the controller API (with git push and the dashboard), the
+/// builder, the scheduler and the router in one process on SQLite and the local Docker engine.
+#[derive(Debug, Parser)]
+#[command(name = "paasd", version)]
+pub struct Config {
+    /// Database, git repositories, build cache and generated secrets.
+    #[arg(
+        long,
+        env = "PAAS_DATA_DIR",
+        default_value = "/var/lib/paas",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Controller API, git smart HTTP and dashboard.
+    #[arg(
+        long,
+        env = "PAAS_API_LISTEN",
+        default_value = "127.0.0.1:7000",
+        global = true
+    )]
+    pub api_listen: SocketAddr,
+
+    /// The API's public URL, used in git remotes and log session URLs
+    /// [default: http://API_LISTEN, with 127.0.0.1 for an unspecified address].
+    #[arg(long, env = "PAAS_API_URL", global = true)]
+    pub api_url: Option<String>,
+
+    /// HTTP router for apps.
+    #[arg(
+        long,
+        env = "PAAS_ROUTER_LISTEN",
+        default_value = "0.0.0.0:80",
+        global = true
+    )]
+    pub router_listen: SocketAddr,
+
+    /// Apps are served at APP.DOMAIN.
+    #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost", global = true)]
+    pub domain: String,
+
+    /// sqlite://PATH [default: sqlite://DATA_DIR/paas.db].
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Docker engine.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock",
+        global = true
+    )]
+    pub docker_host: String,
+
+    /// Let anyone register (otherwise only the first user registers; admins add the rest).
+    #[arg(long, env = "PAAS_OPEN_REGISTRATION", global = true)]
+    pub open_registration: bool,
+
+    /// Seconds between reconcile passes (restarting crashed processes, repairing drift).
+    #[arg(
+        long,
+        env = "PAAS_RECONCILE_INTERVAL",
+        default_value_t = 5,
+        global = true
+    )]
+    pub reconcile_interval: u64,
+
+    /// Memory limit of a build, in MiB.
+    #[arg(
+        long,
+        env = "PAAS_BUILD_MEMORY_MB",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub build_memory_mb: i64,
+
+    /// CPUs a build may use.
+    #[arg(long, env = "PAAS_BUILD_CPUS", default_value_t = 1.5, global = true)]
+    pub build_cpus: f64,
+
+    /// Time limit of a build, in seconds.
+    #[arg(
+        long,
+        env = "PAAS_BUILD_TIMEOUT",
+        default_value_t = 1200,
+        global = true
+    )]
+    pub build_timeout: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every part in this process (the default).
+    All,
+    /// Internal: run by git as the app repositories' hook.
+    #[command(name = "git-hook", hide = true)]
+    GitHook {
+        /// The hook git runs (`pre-receive`).
+        hook: String,
+    },
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("paas.db").display()))
+    }
+
+    pub fn api_url(&self, bound: SocketAddr) -> String {
+        match &self.api_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", local(bound)),
+        }
+    }
+}
+
+/// An address this host can connect to for a listener bound to `addr`.
+pub fn local(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    addr
+}

@@ -1,0 +1,174 @@
+//! `paasd`: the paas daemon.
+
+mod config;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use paas_builder::dockerfile::BuildLimits;
+use paas_controller::{Controller, Settings};
+use paas_scheduler::DockerRuntime;
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{local, Command, Config};
+
+fn main() {
+    let config = Config::parse();
+    if let Some(Command::GitHook { hook }) = &config.command {
+        if hook != "pre-receive" {
+            eprintln!("paasd git-hook: unknown hook {hook:?}");
+            std::process::exit(2);
+        }
+        std::process::exit(paas_builder::hook::run_pre_receive());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PAAS_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(config)) {
+        eprintln!("paasd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The installation's id, labelled on every container it runs (kept in the data dir so a
+/// restarted paasd adopts its own containers and no one else's).
+fn instance_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_string());
+        }
+    }
+    let mut bytes = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))
+}
+
+/// Builds can take many minutes; bollard's default request timeout would cut them off.
+const BUILD_REQUEST_TIMEOUT_SECS: u64 = 3 * 3600;
+
+async fn connect_docker(host: &str) -> anyhow::Result<bollard::Docker> {
+    let docker = if let Some(path) = host.strip_prefix("unix://") {
+        bollard::Docker::connect_with_unix(
+            path,
+            BUILD_REQUEST_TIMEOUT_SECS,
+            bollard::API_DEFAULT_VERSION,
+        )
+    } else {
+        let addr = host.replacen("tcp://", "http://", 1);
+        bollard::Docker::connect_with_http(
+            &addr,
+            BUILD_REQUEST_TIMEOUT_SECS,
+            bollard::API_DEFAULT_VERSION,
+        )
+    }
+    .with_context(|| format!("cannot use Docker at {host}"))?;
+    docker
+        .negotiate_version()
+        .await
+        .with_context(|| format!("Docker unreachable at {host}"))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let api_listener = bind(config.api_listen, "API").await?;
+    let router_listener = bind(config.router_listen, "router").await?;
+    let api_addr = api_listener.local_addr()?;
+    let router_addr = router_listener.local_addr()?;
+
+    let instance = instance_id(&config.data_dir)?;
+    let runtime = DockerRuntime::connect(&config.docker_host, &instance)
+        .await
+        .with_context(|| format!("Docker unreachable at {}", config.docker_host))?;
+    let docker = connect_docker(&config.docker_host).await?;
+
+    if config.build_cpus <= 0.0 || config.build_memory_mb <= 0 {
+        bail!("build limits must be positive (PAAS_BUILD_CPUS, PAAS_BUILD_MEMORY_MB)");
+    }
+    let settings = Settings {
+        data_dir: config.data_dir.canonicalize()?,
+        domain: config.domain.trim_end_matches('.').to_ascii_lowercase(),
+        api_url: config.api_url(api_addr),
+        internal_url: format!("http://{}", local(api_addr)),
+        router_port: router_addr.port(),
+        open_registration: config.open_registration,
+        paasd_exe: std::env::current_exe().context("cannot find the paasd binary for git hooks")?,
+        reconcile_interval: Duration::from_secs(config.reconcile_interval.max(1)),
+        build_limits: BuildLimits {
+            memory_bytes: config.build_memory_mb * 1024 * 1024,
+            cpu_quota: (config.build_cpus * 100_000.0) as i64,
+            timeout: Duration::from_secs(config.build_timeout),
+        },
+    };
+    let domain = settings.domain.clone();
+    let controller = Controller::start(settings, &config.database_url(), Arc::new(runtime), docker)
+        .await
+        .context("cannot start the controller")?;
+
+    let router = paas_router::Router::new(&domain);
+    let mut routes = controller.routes();
+    let table = router.clone();
+    tokio::spawn(async move {
+        loop {
+            let map = routes.borrow_and_update().clone();
+            table.replace(map);
+            if routes.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+    let reconciler = controller.spawn_reconciler();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let api = axum::serve(api_listener, controller.http())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let router_task = paas_router::serve(router_listener, router, stopped(stop_rx));
+    tracing::info!(api = %api_addr, router = %router_addr, domain = %domain, instance = %instance, "paasd started");
+
+    let api = tokio::spawn(async move { api.await });
+    let router_task = tokio::spawn(router_task);
+    shutdown_signal().await;
+    tracing::info!("stopping; app containers keep running and are adopted on the next start");
+    reconciler.abort();
+    let _ = stop_tx.send(true);
+    // In-flight requests (a push mid-build) get a moment to finish, not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let _ = api.await;
+        let _ = router_task.await;
+    })
+    .await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,7 @@
+//! End to end through the real parts: paasd on free ports, the `paas` CLI, `git push` over
+//! HTTP, Docker builds and containers, requests through the router.
+
+mod bad_input;
+mod core_loop;
+mod restart;
+mod support;

@@ -1,0 +1,104 @@
+use std::collections::BTreeSet;
+use std::process::Output;
+use std::time::Duration;
+
+use paas_testkit::{copy_example, eventually, git, Platform};
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[track_caller]
+pub fn ok(p: &Platform, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n--- paasd log ---\n{}",
+        text(&out),
+        p.log()
+    );
+    text(&out)
+}
+
+#[track_caller]
+pub fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {}",
+        out.status,
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// A platform with an admin, an app `name` and a checkout of the example app whose remote
+/// `platform` points at it (not pushed yet).
+pub fn app_checkout(name: &str) -> (Platform, tempfile::TempDir) {
+    let mut p = Platform::start().expect("paasd starts");
+    p.register_admin().expect("register admin");
+    ok(&p, p.paas(&["apps:create", name]));
+    let checkout = copy_example("hello-docker").expect("example checkout");
+    ok(
+        &p,
+        p.paas_in(
+            p.token.as_deref(),
+            &["git:remote", "-a", name],
+            checkout.path(),
+        ),
+    );
+    (p, checkout)
+}
+
+pub fn push(checkout: &std::path::Path) -> Output {
+    git(checkout, &["push", "platform", "master"])
+}
+
+/// The body the app answers through the router, once it answers 200.
+pub fn served(p: &Platform, host: &str) -> String {
+    eventually(Duration::from_secs(30), || {
+        match p.get_via_router(host, "/") {
+            Ok((200, body)) => Ok(body),
+            _ => Err(None),
+        }
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{host} never answered 200: {e}\n--- paasd log ---\n{}",
+            p.log()
+        )
+    })
+}
+
+/// Waits until the app's answer contains `needle`.
+pub fn served_containing(p: &Platform, host: &str, needle: &str) -> String {
+    eventually(Duration::from_secs(30), || {
+        match p.get_via_router(host, "/") {
+            Ok((200, body)) if body.contains(needle) => Ok(body),
+            _ => Err(None),
+        }
+    })
+    .unwrap_or_else(|e| {
+        let last = p.get_via_router(host, "/");
+        panic!(
+            "{host} never answered with {needle:?}: {e}; last: {last:?}\n--- paasd log ---\n{}",
+            p.log()
+        )
+    })
+}
+
+/// The `DYNO`s that answered `n` requests.
+pub fn dynos_answering(p: &Platform, host: &str, n: usize) -> BTreeSet<String> {
+    (0..n)
+        .filter_map(|_| p.get_via_router(host, "/").ok())
+        .filter(|(status, _)| *status == 200)
+        .filter_map(|(_, body)| {
+            body.split_whitespace()
+                .find(|w| w.starts_with("web."))
+                .map(str::to_string)
+        })
+        .collect()
+}

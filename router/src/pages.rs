@@ -1,0 +1,144 @@
+//! The router's own error pages. Each names the request id, so a user's report can be matched
+//! with the logs.
+
+use std::fmt::Write;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+
+use crate::headers::X_REQUEST_ID;
+
+/// What the router answers with: a backend's streamed body or one of these pages.
+pub(crate) type ResponseBody = Either<Incoming, Full<Bytes>>;
+
+/// The Host names no app (or cannot name one at all).
+pub(crate) fn no_such_app(host: Option<&str>, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let message = match host {
+        Some(host) => format!("No app is configured at {}.", escape(host)),
+        None => "No app is configured at this host.".to_owned(),
+    };
+    page(StatusCode::NOT_FOUND, "No such app", &message, request_id)
+}
+
+/// The app exists but has no web process running.
+pub(crate) fn no_web_processes(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let app = escape(app);
+    let message = format!(
+        "No web processes are running for {app}; scale web up with \
+         <code>paas scale web=1 -a {app}</code>."
+    );
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Application unavailable",
+        &message,
+        request_id,
+    )
+}
+
+/// No backend could be reached, or one failed before sending a response head.
+pub(crate) fn bad_gateway(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let message = format!(
+        "The web processes of {} could not be reached or closed the connection. \
+         Check <code>paas logs</code> and <code>paas ps</code>.",
+        escape(app)
+    );
+    page(StatusCode::BAD_GATEWAY, "Bad gateway", &message, request_id)
+}
+
+/// The backend did not send a response head in time.
+pub(crate) fn gateway_timeout(
+    app: &str,
+    timeout: std::time::Duration,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let message = format!(
+        "{} did not start answering within {:.1} seconds.",
+        escape(app),
+        timeout.as_secs_f64()
+    );
+    page(
+        StatusCode::GATEWAY_TIMEOUT,
+        "Gateway timeout",
+        &message,
+        request_id,
+    )
+}
+
+/// `message` must already be HTML.
+fn page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let id = escape(request_id.to_str().unwrap_or_default());
+    let mut html = String::with_capacity(512 + message.len());
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;max-width:40em;margin:4em auto;color:#333}}\
+         .id{{color:#888;font-size:small}}</style></head>\n\
+         <body><h1>{title}</h1>\n<p>{message}</p>\n<p class=\"id\">Request ID: {id}</p>\
+         </body></html>\n"
+    );
+    let mut response = Response::new(Either::Right(Full::new(Bytes::from(html))));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    response
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_escape_and_carry_the_request_id() {
+        let id = HeaderValue::from_static("abc123abc123");
+        let response = no_such_app(Some("<b>x</b>.paas.test"), &id);
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()["x-request-id"], "abc123abc123");
+        let Either::Right(body) = response.into_body() else {
+            panic!("a page has a full body")
+        };
+        let body = futures_body(body);
+        assert!(body.contains("&lt;b&gt;x&lt;/b&gt;.paas.test"), "{body}");
+        assert!(body.contains("Request ID: abc123abc123"), "{body}");
+    }
+
+    fn futures_body(body: Full<Bytes>) -> String {
+        use hyper::body::Body;
+        let mut body = std::pin::pin!(body);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match body.as_mut().poll_frame(&mut cx) {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+            }
+            _ => panic!("a full body is ready at once"),
+        }
+    }
+}

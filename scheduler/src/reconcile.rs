@@ -1,0 +1,245 @@
+//! Desired state (current release × formation) against what runs, and the diff applied.
+
+mod plan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+
+pub use plan::{plan, Plan};
+
+use crate::runtime::{Process, ProcessState, Runtime};
+use crate::RuntimeError;
+
+/// One process type of the formation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredProcess {
+    pub quantity: u32,
+    /// The Procfile command; `None` runs the image's default.
+    pub command: Option<String>,
+}
+
+/// What one app should run: its current release at its formation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub app: String,
+    /// The current release's version.
+    pub release: i64,
+    pub image: String,
+    /// The release's config vars.
+    pub env: BTreeMap<String, String>,
+    /// Process type -> quantity and command.
+    pub processes: BTreeMap<String, DesiredProcess>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileOptions {
+    /// `PORT` inside every container; web processes must listen on it.
+    pub port: u16,
+    /// How long a new web process has to accept connections.
+    pub boot_timeout: Duration,
+    /// SIGTERM to SIGKILL when removing a process.
+    pub stop_grace_secs: u32,
+}
+
+impl Default for ReconcileOptions {
+    fn default() -> Self {
+        ReconcileOptions {
+            port: 5000,
+            boot_timeout: Duration::from_secs(30),
+            stop_grace_secs: 10,
+        }
+    }
+}
+
+/// What one reconcile did. Processes are named `web.1@v3` (process, then release).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub started: Vec<String>,
+    pub removed: Vec<String>,
+    /// Processes that could not be started or did not come up, and removals that failed, with
+    /// the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+impl ReconcileReport {
+    /// Nothing was started or removed and nothing failed.
+    pub fn is_noop(&self) -> bool {
+        self.started.is_empty() && self.removed.is_empty() && self.failed.is_empty()
+    }
+}
+
+/// A non-web process counts as up once it has run this long.
+const MIN_RUN: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(200);
+
+/// Makes what runs for `app` match `desired` (`None`: nothing may run), keeping every healthy
+/// process that already matches: running it twice changes nothing, and after a daemon restart
+/// it adopts what runs. New processes are started and awaited before old ones are removed; when
+/// a new one fails, the old release keeps running and the failure is reported.
+///
+/// `Err` only when the engine cannot be asked what runs; everything else lands in the report.
+pub async fn reconcile_app(
+    rt: &dyn Runtime,
+    app: &str,
+    desired: Option<&Desired>,
+    opts: &ReconcileOptions,
+) -> Result<ReconcileReport, RuntimeError> {
+    if let Some(d) = desired.filter(|d| d.app != app) {
+        return Err(RuntimeError::Invalid(format!(
+            "desired state for {} passed to reconcile {app}",
+            d.app
+        )));
+    }
+    let running = rt.list(Some(app)).await?;
+    let plan = plan(desired, &running, opts);
+    let mut report = ReconcileReport::default();
+
+    let starts = join_all(plan.start.iter().map(|spec| async move {
+        let name = format!("{}.{}@v{}", spec.process_type, spec.index, spec.release);
+        (name, Instant::now(), rt.start(spec).await)
+    }))
+    .await;
+    let mut pending = Vec::new();
+    let mut start_failed = false;
+    for (name, since, result) in starts {
+        match result {
+            Ok(p) => {
+                report.started.push(name);
+                pending.push((p, since));
+            }
+            Err(e) => {
+                tracing::warn!(app, process = %name, error = %e, "start failed");
+                start_failed = true;
+                report.failed.push((name, e.to_string()));
+            }
+        }
+    }
+
+    remove_all(rt, &plan.remove, opts, &mut report).await;
+
+    // Retiring is only safe once what replaces it is up, including processes an interrupted
+    // earlier reconcile left starting.
+    if !plan.retire.is_empty() {
+        let now = chrono::Utc::now();
+        for p in plan
+            .keep
+            .iter()
+            .filter(|p| p.state == ProcessState::Starting)
+        {
+            let age = (now - p.created_at)
+                .to_std()
+                .unwrap_or_default()
+                .min(opts.boot_timeout);
+            pending.push((p.clone(), Instant::now() - age));
+        }
+    }
+
+    let failures = wait_up(rt, app, pending, opts).await?;
+    let broken: Vec<Process> = failures.iter().map(|(p, _)| p.clone()).collect();
+    for (p, reason) in failures {
+        tracing::warn!(app, process = %label(&p), %reason, "did not come up");
+        report.failed.push((label(&p), reason));
+    }
+    remove_all(rt, &broken, opts, &mut report).await;
+
+    if start_failed || !broken.is_empty() {
+        if !plan.retire.is_empty() {
+            tracing::warn!(
+                app,
+                kept = plan.retire.len(),
+                "new processes failed: the old ones keep running"
+            );
+        }
+    } else {
+        remove_all(rt, &plan.retire, opts, &mut report).await;
+    }
+    Ok(report)
+}
+
+fn label(p: &Process) -> String {
+    format!("{}@v{}", p.name(), p.release)
+}
+
+async fn remove_all(
+    rt: &dyn Runtime,
+    processes: &[Process],
+    opts: &ReconcileOptions,
+    report: &mut ReconcileReport,
+) {
+    let results = join_all(
+        processes
+            .iter()
+            .map(|p| async move { (label(p), rt.remove(&p.id, opts.stop_grace_secs).await) }),
+    )
+    .await;
+    for (name, result) in results {
+        match result {
+            Ok(()) => report.removed.push(name),
+            Err(e) => report.failed.push((name, format!("removing: {e}"))),
+        }
+    }
+}
+
+/// Polls until every pending process is up (web: accepts connections; others: has run for
+/// [`MIN_RUN`]) or has failed. Returns the failed ones with the reason.
+async fn wait_up(
+    rt: &dyn Runtime,
+    app: &str,
+    mut pending: Vec<(Process, Instant)>,
+    opts: &ReconcileOptions,
+) -> Result<Vec<(Process, String)>, RuntimeError> {
+    let mut failed = Vec::new();
+    while !pending.is_empty() {
+        let now: HashMap<String, Process> = rt
+            .list(Some(app))
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let mut still = Vec::new();
+        for (p, since) in pending {
+            let current = now.get(&p.id);
+            let listens = p.addr.is_some();
+            match current.map(|c| c.state) {
+                None => failed.push((p, "disappeared while starting".to_owned())),
+                Some(ProcessState::Crashed | ProcessState::Down) => {
+                    let output = last_output(rt, current.unwrap_or(&p)).await;
+                    failed.push((p, format!("exited before coming up{output}")));
+                }
+                Some(ProcessState::Up)
+                    if listens || since.elapsed() >= MIN_RUN.min(opts.boot_timeout) => {}
+                Some(_) if since.elapsed() >= opts.boot_timeout => {
+                    let secs = opts.boot_timeout.as_secs_f32();
+                    let reason = match p.addr {
+                        Some(addr) => {
+                            format!("did not accept connections on {addr} within {secs}s")
+                        }
+                        None => format!("did not start within {secs}s"),
+                    };
+                    failed.push((p, reason));
+                }
+                Some(_) => still.push((p, since)),
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Ok(failed)
+}
+
+/// The last lines a failed process printed, so the report says why a release is broken.
+async fn last_output(rt: &dyn Runtime, p: &Process) -> String {
+    let lines = async {
+        let stream = rt.logs(p, 3, false).await.ok()?;
+        Some(stream.map(|l| l.line).collect::<Vec<_>>().await)
+    };
+    match tokio::time::timeout(Duration::from_secs(2), lines).await {
+        Ok(Some(lines)) if !lines.is_empty() => format!("; last output: {}", lines.join(" | ")),
+        _ => String::new(),
+    }
+}

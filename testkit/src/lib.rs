@@ -1,0 +1,301 @@
+//! The harness every integration test shares: a real `paasd` on free ports with a temp data
+//! dir and its own instance id (so its containers are its own), the real `paas` CLI, the real
+//! `git`, and requests through the real router. Dropping a [`Platform`] stops paasd and removes
+//! every container it started.
+
+mod git;
+mod wait;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+pub use git::{commit_all, copy_example, examples_dir, git};
+pub use wait::eventually;
+
+/// A built binary of the workspace (tests run after `cargo build --workspace --bins`, and
+/// `cargo test --workspace` builds them too).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/test-xxxx -> target/debug/NAME
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub struct Platform {
+    pub data_dir: tempfile::TempDir,
+    /// A home for the CLI and git, so tests never touch the user's own config.
+    pub home: tempfile::TempDir,
+    pub api_url: String,
+    pub api_addr: SocketAddr,
+    pub router_addr: SocketAddr,
+    pub instance: String,
+    child: Option<Child>,
+    pub token: Option<String>,
+}
+
+impl Platform {
+    /// Starts paasd and waits until its API answers.
+    pub fn start() -> Result<Platform> {
+        let data_dir = tempfile::tempdir()?;
+        let instance = format!(
+            "test-{}",
+            &data_dir
+                .path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('.', "")
+        );
+        let instance = instance.to_ascii_lowercase();
+        std::fs::write(data_dir.path().join("instance-id"), &instance)?;
+        let api_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let router_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let mut p = Platform {
+            data_dir,
+            home: tempfile::tempdir()?,
+            api_url: format!("http://{api_addr}"),
+            api_addr,
+            router_addr,
+            instance,
+            child: None,
+            token: None,
+        };
+        p.spawn()?;
+        Ok(p)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.path().join("paasd.log")
+    }
+
+    /// paasd's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let child = Command::new(bin("paasd"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("PAAS_DATA_DIR", self.data_dir.path())
+            .env("PAAS_API_LISTEN", self.api_addr.to_string())
+            .env("PAAS_ROUTER_LISTEN", self.router_addr.to_string())
+            .env("PAAS_DOMAIN", "localhost")
+            .env("PAAS_RECONCILE_INTERVAL", "2")
+            .env("PAAS_LOG", "info,paas_controller=debug")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("cannot start paasd")?;
+        self.child = Some(child);
+        let health = format!("{}/healthz", self.api_url);
+        let client = reqwest::blocking::Client::new();
+        let up = eventually(Duration::from_secs(30), || {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(Some(format!("paasd exited with {status}")));
+            }
+            match client.get(&health).send() {
+                Ok(r) if r.status().is_success() => Ok(()),
+                _ => Err(None),
+            }
+        });
+        if let Err(e) = up {
+            bail!(
+                "paasd did not come up: {e}\n--- paasd log ---\n{}",
+                self.log()
+            );
+        }
+        Ok(())
+    }
+
+    /// SIGKILL: the daemon dies without any chance to clean up, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    /// Registers the first user (admin) and keeps its token for later calls.
+    pub fn register_admin(&mut self) -> Result<String> {
+        let out = self.paas_as(
+            None,
+            &[
+                "register",
+                "--api",
+                &self.api_url.clone(),
+                "--username",
+                "admin",
+                "--password",
+                "admin-password",
+            ],
+        );
+        if !out.status.success() {
+            bail!("register failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let out = self.paas_as(None, &["auth:token"]);
+        let token = String::from_utf8(out.stdout)?.trim().to_string();
+        if token.is_empty() {
+            bail!(
+                "no token after register: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Runs the CLI with this platform's API URL and the given token (none: from its config file).
+    pub fn paas_as(&self, token: Option<&str>, args: &[&str]) -> Output {
+        self.paas_in(token, args, self.home.path())
+    }
+
+    /// Runs the CLI as the registered admin.
+    pub fn paas(&self, args: &[&str]) -> Output {
+        self.paas_as(self.token.as_deref(), args)
+    }
+
+    pub fn paas_in(&self, token: Option<&str>, args: &[&str], cwd: &Path) -> Output {
+        let mut cmd = Command::new(bin("paas"));
+        cmd.args(args)
+            .current_dir(cwd)
+            .env("HOME", self.home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("PAAS_API_URL", &self.api_url);
+        match token {
+            Some(t) => cmd.env("PAAS_TOKEN", t),
+            None => cmd.env_remove("PAAS_TOKEN"),
+        };
+        cmd.output().expect("run paas")
+    }
+
+    /// `GET path` through the router with `Host: HOST` -> (status, body).
+    pub fn get_via_router(&self, host: &str, path: &str) -> Result<(u16, String)> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(0)
+            .build()?;
+        let res = client
+            .get(format!("http://{}{path}", self.router_addr))
+            .header("Host", host)
+            .send()?;
+        let status = res.status().as_u16();
+        Ok((status, res.text()?))
+    }
+
+    /// An authenticated API request -> (status, JSON body).
+    pub fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let client = reqwest::blocking::Client::new();
+        let mut req = client.request(method.parse()?, format!("{}{path}", self.api_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req
+            .header("Accept", "application/vnd.heroku+json; version=3")
+            .send()?;
+        let status = res.status().as_u16();
+        let text = res.text()?;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Ok((status, json))
+    }
+
+    /// Ids of this installation's containers (running or not), straight from the engine.
+    pub fn containers(&self, app: &str) -> Vec<String> {
+        let out = docker()
+            .args(["ps", "-aq", "--no-trunc", "--filter"])
+            .arg(format!("label=paas.instance={}", self.instance))
+            .arg("--filter")
+            .arg(format!("label=paas.app={app}"))
+            .output()
+            .expect("docker ps");
+        let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn remove_containers(&self) {
+        let out = docker()
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("label=paas.instance={}", self.instance))
+            .output();
+        if let Ok(out) = out {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            if !ids.is_empty() {
+                let _ = docker().arg("rm").arg("-f").args(&ids).output();
+            }
+        }
+    }
+}
+
+/// Debian's client speaks the engine's API version; a newer client on PATH may not.
+pub fn docker() -> Command {
+    if Path::new("/usr/bin/docker").exists() {
+        Command::new("/usr/bin/docker")
+    } else {
+        Command::new("docker")
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.kill();
+        self.remove_containers();
+    }
+}
