@@ -120,11 +120,17 @@ load_env_file() {
 	done <"$PAASD_ENV_FILE"
 }
 
+# alive PID: whether PID runs. A zombie does not: some init processes take
+# seconds to reap orphans.
+alive() {
+	kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 paasd_pid() {
 	local pid
 	[ -f "$PAASD_PIDFILE" ] || return 1
 	pid=$(cat "$PAASD_PIDFILE")
-	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = paasd ]; then
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = paasd ] && alive "$pid"; then
 		echo "$pid"
 	else
 		return 1
@@ -136,9 +142,9 @@ stop_background_paasd() {
 	pid=$(paasd_pid) || return 0
 	log "stopping paasd (pid $pid)"
 	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.5
+	for i in $(seq 1 150); do
+		alive "$pid" || return 0
+		sleep 0.2
 	done
 	log "paasd did not stop within 30s; killing it"
 	kill -KILL "$pid" 2>/dev/null || true

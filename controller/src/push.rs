@@ -163,7 +163,7 @@ async fn build_image(
         return Err("no Dockerfile at the repository root: add one (buildpack builds are not available yet)".into());
     }
     out.say("-----> Building with the Dockerfile").await;
-    let dockerfile = dockerfile_text(&src.tar).unwrap_or_default();
+    let dockerfile = src.dockerfile.clone().unwrap_or_default();
     dockerfile::check(&state.docker, &dockerfile)
         .await
         .map_err(|e| e.to_string())?;
@@ -191,25 +191,4 @@ async fn build_image(
     };
     out.say(format!("-----> Built image {tag}")).await;
     Ok((image, types))
-}
-
-/// The Dockerfile's text from the context tar, for the pre-build checks.
-fn dockerfile_text(tar_bytes: &[u8]) -> Option<String> {
-    use std::io::Read;
-    let mut archive = tar::Archive::new(tar_bytes);
-    for entry in archive.entries().ok()? {
-        let mut entry = entry.ok()?;
-        let path = entry
-            .path()
-            .ok()?
-            .to_string_lossy()
-            .trim_start_matches("./")
-            .to_string();
-        if path == "Dockerfile" {
-            let mut text = String::new();
-            entry.read_to_string(&mut text).ok()?;
-            return Some(text);
-        }
-    }
-    None
 }

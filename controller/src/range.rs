@@ -44,7 +44,7 @@ impl Range {
             range.start = clean(start);
             range.end = clean(end);
         }
-        for option in options.split(',') {
+        for option in options.split([',', ';']) {
             let Some((k, v)) = option.split_once('=') else {
                 continue;
             };

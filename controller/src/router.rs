@@ -69,6 +69,7 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/{repo}/info/refs", get(git::info_refs))
         .route("/{repo}/git-receive-pack", post(git::receive_pack))
+        .route("/{repo}/git-upload-pack", post(git::upload_pack))
         .route("/internal/git-hook", post(git::git_hook))
         .fallback(|| async { ApiError::not_found("no such path; GET /openapi.json lists the API") })
         .method_not_allowed_fallback(|| async {

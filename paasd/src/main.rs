@@ -90,6 +90,7 @@ async fn connect_docker(host: &str) -> anyhow::Result<bollard::Docker> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    let router = paas_router::Router::try_new(&config.domain).context("invalid --domain")?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let api_listener = bind(config.api_listen, "API").await?;
@@ -108,7 +109,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let settings = Settings {
         data_dir: config.data_dir.canonicalize()?,
-        domain: config.domain.trim_end_matches('.').to_ascii_lowercase(),
+        domain: router.domain().to_string(),
         api_url: config.api_url(api_addr),
         internal_url: format!("http://{}", local(api_addr)),
         router_port: router_addr.port(),
@@ -126,7 +127,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot start the controller")?;
 
-    let router = paas_router::Router::new(&domain);
     let mut routes = controller.routes();
     let table = router.clone();
     tokio::spawn(async move {

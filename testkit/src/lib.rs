@@ -143,13 +143,17 @@ impl Platform {
     }
 
     /// SIGTERM and wait: a clean stop.
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
-            let _ = c.wait();
+    /// Returns whether paasd exited successfully.
+    pub fn stop(&mut self) -> bool {
+        match self.child.take() {
+            Some(mut c) => {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.id().to_string())
+                    .status();
+                c.wait().map(|s| s.success()).unwrap_or(false)
+            }
+            None => false,
         }
     }
 
@@ -282,6 +286,28 @@ impl Platform {
             }
         }
     }
+}
+
+/// `paasd` with a clean environment: the given data dir and listeners, domain `localhost`, a
+/// fast reconcile loop.
+pub fn paasd_command(data_dir: &Path, api: SocketAddr, router: SocketAddr) -> Command {
+    let mut cmd = Command::new(bin("paasd"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAAS_DATA_DIR", data_dir)
+        .env("PAAS_API_LISTEN", api.to_string())
+        .env("PAAS_ROUTER_LISTEN", router.to_string())
+        .env("PAAS_DOMAIN", "localhost")
+        .env("PAAS_RECONCILE_INTERVAL", "2")
+        .env("PAAS_LOG", "info,paas_controller=debug");
+    cmd
+}
+
+/// Two free loopback addresses (API, router).
+pub fn free_addrs() -> (SocketAddr, SocketAddr) {
+    let a = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let b = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    (a, b)
 }
 
 /// Debian's client speaks the engine's API version; a newer client on PATH may not.

@@ -111,7 +111,7 @@ async fn accepted_push_updates_the_ref_and_shows_hook_output() {
     let p = setup();
     let head = work_repo(&p.work, &p.home, &[("README", b"hello\n")]);
     let server = GitServer::new(
-        &p.bare.parent().unwrap(),
+        p.bare.parent().unwrap(),
         &[("PAAS_APP", "x"), ("PAAS_TEST_EXIT", "0")],
     );
     let url = server.start().await;
@@ -131,7 +131,7 @@ async fn rejected_push_leaves_the_ref_alone() {
     let p = setup();
     work_repo(&p.work, &p.home, &[("README", b"hello\n")]);
     let server = GitServer::new(
-        &p.bare.parent().unwrap(),
+        p.bare.parent().unwrap(),
         &[("PAAS_APP", "x"), ("PAAS_TEST_EXIT", "1")],
     );
     let url = server.start().await;
@@ -154,7 +154,7 @@ async fn large_push_and_clone_round_trip() {
     rand::thread_rng().fill_bytes(&mut big);
     let head = work_repo(&p.work, &p.home, &[("big.bin", &big), ("README", b"x\n")]);
     let server = GitServer::new(
-        &p.bare.parent().unwrap(),
+        p.bare.parent().unwrap(),
         &[("PAAS_APP", "x"), ("PAAS_TEST_EXIT", "0")],
     );
     let url = server.start().await;
@@ -226,7 +226,7 @@ async fn export_from_quarantine_during_pre_receive() {
     let signal = p.tmp.path().join("signal");
     std::fs::create_dir_all(&signal).unwrap();
     let server = GitServer::new(
-        &p.bare.parent().unwrap(),
+        p.bare.parent().unwrap(),
         &[
             ("PAAS_APP", "x"),
             ("PAAS_TEST_EXIT", "0"),

@@ -1,6 +1,7 @@
-//! Git smart HTTP on the API listener: `/APP.git/info/refs` and `/APP.git/git-receive-pack`,
-//! HTTP Basic with an API token as the password, backed by the real `git receive-pack`. The
-//! repository's pre-receive hook calls back into `/internal/git-hook`, which builds and deploys.
+//! Git smart HTTP on the API listener: `/APP.git/info/refs`, `/APP.git/git-receive-pack` (push)
+//! and `/APP.git/git-upload-pack` (clone, fetch), HTTP Basic with an API token as the password,
+//! backed by the real git. The repository's pre-receive hook calls back into
+//! `/internal/git-hook`, which builds and deploys.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use paas_builder::git;
-use paas_builder::hook::{HookRequest, RESULT_FAILED, RESULT_OK};
+use paas_builder::hook::{self, HookRequest, RESULT_FAILED, RESULT_OK};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
@@ -61,6 +62,34 @@ fn no_cache(mut res: Response, content_type: &'static str) -> Response {
     res
 }
 
+fn expect_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type == Some(expected) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "bad_request",
+        format!("expected Content-Type {expected}: use a git client"),
+    ))
+}
+
+/// Git gzips larger fetch requests.
+fn is_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+}
+
+fn body_stream(
+    body: Body,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin {
+    Box::pin(body.into_data_stream().map_err(std::io::Error::other))
+}
+
 pub async fn info_refs(
     State(state): State<AppState>,
     user: Result<AuthUser, ApiError>,
@@ -71,14 +100,25 @@ pub async fn info_refs(
         Ok(found) => found,
         Err(res) => return res,
     };
-    if query.get("service").map(String::as_str) != Some("git-receive-pack") {
-        return ApiError::forbidden(
-            "only pushing is supported: use `git push` (smart HTTP, git-receive-pack)",
-        )
-        .into_response();
-    }
-    match git::advertise_receive_pack(&state.settings.repo_path(&app.name)).await {
-        Ok(body) => no_cache(body.into_response(), git::RECEIVE_PACK_ADVERTISEMENT),
+    let path = state.settings.repo_path(&app.name);
+    let (advertised, content_type) = match query.get("service").map(String::as_str) {
+        Some("git-receive-pack") => (
+            git::advertise_receive_pack(&path).await,
+            git::RECEIVE_PACK_ADVERTISEMENT,
+        ),
+        Some("git-upload-pack") => (
+            git::advertise_upload_pack(&path).await,
+            git::UPLOAD_PACK_ADVERTISEMENT,
+        ),
+        _ => {
+            return ApiError::forbidden(
+                "only smart HTTP is supported: use a git client (git push, git clone)",
+            )
+            .into_response()
+        }
+    };
+    match advertised {
+        Ok(body) => no_cache(body.into_response(), content_type),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }
@@ -94,44 +134,50 @@ pub async fn receive_pack(
         Ok(found) => found,
         Err(res) => return res,
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    if content_type != Some("application/x-git-receive-pack-request") {
-        return ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "bad_request",
-            "expected Content-Type application/x-git-receive-pack-request: push with git",
-        )
-        .into_response();
+    if let Err(res) = expect_content_type(&headers, "application/x-git-receive-pack-request") {
+        return res.into_response();
     }
-    let gzip = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let env = vec![
         (
-            "PAAS_HOOK_URL".to_string(),
+            hook::ENV_URL.to_string(),
             format!("{}/internal/git-hook", state.settings.internal_url),
         ),
-        ("PAAS_HOOK_SECRET".to_string(), state.hook_secret.clone()),
-        ("PAAS_APP".to_string(), app.name.clone()),
-        ("PAAS_PUSH_USER".to_string(), user.id.clone()),
+        (hook::ENV_SECRET.to_string(), state.hook_secret.clone()),
+        (hook::ENV_APP.to_string(), app.name.clone()),
+        (hook::ENV_USER.to_string(), user.id.clone()),
     ];
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    match git::receive_pack(
-        &state.settings.repo_path(&app.name),
-        Box::pin(stream),
-        gzip,
-        env,
-    )
-    .await
-    {
+    let path = state.settings.repo_path(&app.name);
+    match git::receive_pack(&path, body_stream(body), is_gzip(&headers), env).await {
         Ok(out) => no_cache(
             Body::from_stream(out).into_response(),
             git::RECEIVE_PACK_RESULT,
         ),
         Err(e) => ApiError::bad_request(format!("git receive-pack failed: {e}")).into_response(),
+    }
+}
+
+/// `git clone` / `git fetch` of an app's repository (what was last pushed).
+pub async fn upload_pack(
+    State(state): State<AppState>,
+    user: Result<AuthUser, ApiError>,
+    Path(repo): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (_, app) = match git_app(&state, user, &repo).await {
+        Ok(found) => found,
+        Err(res) => return res,
+    };
+    if let Err(res) = expect_content_type(&headers, "application/x-git-upload-pack-request") {
+        return res.into_response();
+    }
+    let path = state.settings.repo_path(&app.name);
+    match git::upload_pack(&path, body_stream(body), is_gzip(&headers)).await {
+        Ok(out) => no_cache(
+            Body::from_stream(out).into_response(),
+            git::UPLOAD_PACK_RESULT,
+        ),
+        Err(e) => ApiError::bad_request(format!("git upload-pack failed: {e}")).into_response(),
     }
 }
 
@@ -142,7 +188,7 @@ pub async fn git_hook(
     ApiJson(req): ApiJson<HookRequest>,
 ) -> ApiResult<Response> {
     let given = headers
-        .get("x-paas-hook-secret")
+        .get(hook::SECRET_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !constant_time_eq(given.as_bytes(), state.hook_secret.as_bytes()) {

@@ -4,4 +4,5 @@
 mod bad_input;
 mod core_loop;
 mod restart;
+mod startup;
 mod support;
