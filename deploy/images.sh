@@ -21,7 +21,7 @@
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PAAS_CA_BUNDLE=${PAAS_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 DEBIAN_SUITE=bookworm
@@ -260,4 +260,5 @@ main() {
 	log "images: done in $(elapsed "$start")"
 }
 
-main "$@"
+# deploy/stacks/make.sh sources this file for its functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

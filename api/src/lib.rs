@@ -3,10 +3,13 @@
 
 pub mod error;
 pub mod names;
+pub mod run;
+pub mod settings;
 pub mod types;
 
 pub use error::ErrorBody;
 pub use names::{validate_app_name, validate_config_key, validate_process_type, NameError};
+pub use settings::*;
 pub use types::*;
 
 /// The media type Heroku clients send; plain `application/json` is accepted too.

@@ -196,6 +196,38 @@ pub struct Dyno {
     pub size: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where to connect to a one-off process created with `attach: true`: a single-use,
+    /// short-lived WebSocket URL that needs no other auth (docs/run.md). Only in the answer to
+    /// `POST /apps/{app}/dynos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_url: Option<String>,
+    /// paas: how often this slot's process crashed and was started again (with backoff).
+    #[serde(default)]
+    pub restarts: u32,
+    /// paas: for a crashed process, its exit status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// paas: the process was killed for exceeding its memory limit.
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+/// `POST /apps/{app}/dynos`: run a one-off process (`run.N`) in the app's current release.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DynoCreate {
+    /// Run through `/bin/sh -c` in the release's image.
+    pub command: String,
+    /// Attach through the answer's `attach_url`; otherwise the process runs in the background
+    /// and its output goes to the app's logs.
+    #[serde(default)]
+    pub attach: bool,
+    /// Give the process a terminal (for interactive shells); only with `attach`.
+    #[serde(default)]
+    pub tty: bool,
+    /// Extra environment, on top of the release's config vars (`TERM`, say). The platform's own
+    /// variables (`PORT`, `DYNO`, `PAAS_APP`, `PAAS_RELEASE`) cannot be overridden.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -234,6 +266,26 @@ pub struct LogSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dyno_create_defaults_to_detached_and_attach_url_is_optional() {
+        let d: DynoCreate = serde_json::from_str(r#"{"command":"ls"}"#).unwrap();
+        assert_eq!((d.command.as_str(), d.attach, d.tty), ("ls", false, false));
+        assert!(d.env.is_empty());
+        let dyno = serde_json::json!({
+            "id": "x", "app": {"id": Uuid::nil(), "name": "a"}, "name": "run.1", "type": "run",
+            "state": "starting", "command": "ls", "release": {"id": Uuid::nil(), "version": 1},
+            "size": "standard", "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-01T00:00:00Z",
+        });
+        let parsed: Dyno = serde_json::from_value(dyno.clone()).unwrap();
+        assert_eq!(parsed.attach_url, None);
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            dyno,
+            "no attach_url key when None"
+        );
+    }
 
     #[test]
     fn formation_quantity_number_or_string() {

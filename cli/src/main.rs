@@ -11,8 +11,10 @@ mod fixtures;
 mod git_remote;
 mod logs;
 mod output;
+mod process_settings;
 mod ps;
 mod releases;
+mod run;
 mod settings;
 mod users;
 
@@ -92,6 +94,16 @@ enum Command {
 
     /// Scale process types: `paas scale web=3 worker=2`
     Scale(ps::ScaleArgs),
+    /// Show memory and CPU limits per process type
+    Limits(AppJsonArgs),
+    /// Set a process type's limits: `paas limits:set web=512M --cpu 0.5` (a new release)
+    #[command(name = "limits:set")]
+    LimitsSet(process_settings::LimitsSetArgs),
+    /// Show the health checks new processes must pass before they take traffic
+    Healthchecks(AppJsonArgs),
+    /// Set a process type's health check: `paas healthchecks:set web --path /health`
+    #[command(name = "healthchecks:set")]
+    HealthchecksSet(process_settings::HealthSetArgs),
     /// List an app's processes
     Ps(AppJsonArgs),
     /// Restart all processes, one type, or one process
@@ -105,6 +117,12 @@ enum Command {
 
     /// Show an app's logs
     Logs(logs::LogsArgs),
+
+    /// Run a one-off process in the app's current release: `paas run -a APP -- CMD ARGS...`
+    ///
+    /// Its output is streamed, this terminal's input passed to it, and `paas` exits with its
+    /// exit code. With a terminal on stdin and stdout (`paas run -a APP sh`) it gets one too.
+    Run(run::RunArgs),
 }
 
 fn run(command: Command) -> Result<()> {
@@ -128,11 +146,16 @@ fn run(command: Command) -> Result<()> {
         Command::ConfigSet(a) => config::set(a),
         Command::ConfigUnset(a) => config::unset(a),
         Command::Scale(a) => ps::scale(a),
+        Command::Limits(a) => process_settings::limits(a),
+        Command::LimitsSet(a) => process_settings::limits_set(a),
+        Command::Healthchecks(a) => process_settings::healthchecks(a),
+        Command::HealthchecksSet(a) => process_settings::healthchecks_set(a),
         Command::Ps(a) => ps::ps(a),
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
         Command::Logs(a) => logs::run(a),
+        Command::Run(_) => unreachable!("`run` exits with its process's code: see main"),
     }
 }
 
@@ -149,8 +172,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match cli.command {
+        Command::Run(a) => run::run(a),
+        command => run(command).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -166,6 +193,20 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_the_rest_as_the_command() {
+        let cli =
+            Cli::try_parse_from(["paas", "run", "-a", "x1", "--", "sh", "-c", "exit 3"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Run(ref r) if r.command == ["sh", "-c", "exit 3"] && !r.detach)
+        );
+        let cli = Cli::try_parse_from(["paas", "run", "--detach", "-a", "x1", "ls", "-l"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Run(ref r) if r.command == ["ls", "-l"] && r.detach)
+        );
+        assert!(Cli::try_parse_from(["paas", "run", "-a", "x1"]).is_err());
     }
 
     #[test]

@@ -136,12 +136,31 @@ fn render_ps(app: &str, dynos: &mut [Dyno]) -> String {
                     d.state.clone(),
                     format!("v{}", d.release.version),
                     output::time(&d.created_at),
+                    notes(d),
                 ]
             })
             .collect();
         out.push_str(&output::table(&rows));
     }
     out
+}
+
+/// Why a process is not simply up: how it ended and how often it was restarted.
+fn notes(d: &Dyno) -> String {
+    let mut notes = Vec::new();
+    if d.oom_killed {
+        notes.push("killed: out of memory".to_string());
+    } else if let Some(code) = d.exit_code {
+        notes.push(format!("exit status {code}"));
+    }
+    if d.restarts > 0 {
+        notes.push(format!("restarts: {}", d.restarts));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("({})", notes.join(", "))
+    }
 }
 
 pub fn ps(args: AppJsonArgs) -> Result<()> {

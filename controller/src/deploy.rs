@@ -1,21 +1,29 @@
 //! Turns a release into running processes and keeps them running: one deploy at a time per
-//! app, a reconcile loop that repairs drift and adopts what already runs, and the route table
-//! the router serves from.
+//! app (queued, with a time limit), the release phase, health-gated switchover of the router,
+//! a reconcile loop that restarts crashes (with backoff) and adopts what already runs, and
+//! collection of old images.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use paas_scheduler::reconcile::ReconcileOptions;
-use paas_scheduler::{reconcile_app, Desired, DesiredProcess, ProcessState, Runtime, RuntimeError};
+use paas_scheduler::health::HealthCheck;
+use paas_scheduler::reconcile::{reconcile_app_with, ReconcileOptions, Switchover};
+use paas_scheduler::{
+    Desired, DesiredProcess, Limits, Process, ProcessSpec, ProcessState, Runtime, RuntimeError,
+};
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, OwnedMutexGuard};
 
-use crate::store::{AppRow, ReleaseRow, Store, StoreError};
+use crate::store::{AppRow, ProcessSettingsRow, ReleaseRow, Store, StoreError};
 
 /// App name -> addresses of its web processes that answer. Apps with nothing running are in
 /// the map with no addresses (the router answers 503 for them, 404 for unknown hosts).
 pub type RouteMap = HashMap<String, Vec<SocketAddr>>;
+
+/// The Procfile entry run once per release before it goes live.
+pub const RELEASE_TYPE: &str = "release";
 
 #[derive(Debug, Error)]
 pub enum DeployError {
@@ -23,23 +31,72 @@ pub enum DeployError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("release v{version} failed to start: {reason}; the previous release keeps running")]
+    #[error("release v{version} failed: {reason}; the previous release keeps running")]
     Failed { version: i64, reason: String },
+    #[error("another deploy of {app} is still running after {}s; try again when it is done", .waited.as_secs())]
+    Busy { app: String, waited: Duration },
+}
+
+/// How deploys behave; from paasd's settings.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub reconcile: ReconcileOptions,
+    /// How long a deploy waits for the one before it.
+    pub queue_timeout: Duration,
+    /// Time limit of the release phase.
+    pub release_timeout: Duration,
+    /// Images of this many most recent releases are kept (plus whatever still runs).
+    pub keep_releases: usize,
+}
+
+impl Default for DeployOptions {
+    fn default() -> Self {
+        DeployOptions {
+            reconcile: ReconcileOptions::default(),
+            queue_timeout: Duration::from_secs(600),
+            release_timeout: Duration::from_secs(600),
+            keep_releases: 5,
+        }
+    }
 }
 
 pub struct Deployer {
     store: Store,
     runtime: Arc<dyn Runtime>,
-    options: ReconcileOptions,
+    docker: bollard::Docker,
+    options: DeployOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     routes: watch::Sender<RouteMap>,
 }
 
+/// Moves an app's traffic to a release whose processes just came up, before the old ones stop.
+struct RouteSwitch<'a>(&'a Deployer);
+
+#[async_trait::async_trait]
+impl Switchover for RouteSwitch<'_> {
+    async fn switch(&self, app: &str, release: i64, retiring: &[Process]) {
+        let retiring: BTreeSet<&str> = retiring.iter().map(|p| p.id.as_str()).collect();
+        if let Err(e) = self
+            .0
+            .publish_routes_for(Some((app, release, &retiring)))
+            .await
+        {
+            tracing::warn!(app, release, error = %e, "switching routes");
+        }
+    }
+}
+
 impl Deployer {
-    pub fn new(store: Store, runtime: Arc<dyn Runtime>, options: ReconcileOptions) -> Deployer {
+    pub fn new(
+        store: Store,
+        runtime: Arc<dyn Runtime>,
+        docker: bollard::Docker,
+        options: DeployOptions,
+    ) -> Deployer {
         Deployer {
             store,
             runtime,
+            docker,
             options,
             locks: Mutex::new(HashMap::new()),
             routes: watch::Sender::new(RouteMap::new()),
@@ -50,33 +107,33 @@ impl Deployer {
         self.routes.subscribe()
     }
 
-    fn lock_for(&self, app: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().expect("deploy lock map poisoned");
-        locks.entry(app.to_string()).or_default().clone()
+    /// Waits for the app's previous deploy (up to the queue timeout).
+    async fn lock(&self, app: &str) -> Result<OwnedMutexGuard<()>, DeployError> {
+        let lock = {
+            let mut locks = self.locks.lock().expect("deploy lock map poisoned");
+            locks.entry(app.to_string()).or_default().clone()
+        };
+        let waited = self.options.queue_timeout;
+        tokio::time::timeout(waited, lock.lock_owned())
+            .await
+            .map_err(|_| DeployError::Busy {
+                app: app.to_string(),
+                waited,
+            })
     }
 
-    /// Deploys a new (pending) release: runs it, and marks it succeeded (it becomes current)
-    /// or failed (the previous release keeps running, nothing else changes).
-    pub async fn release(&self, app: &AppRow, release: &ReleaseRow) -> Result<(), DeployError> {
-        let lock = self.lock_for(&app.name);
-        let _guard = lock.lock().await;
-        let desired = self.desired(app, release).await?;
-        let outcome = match &desired {
-            None => Ok(()),
-            Some(d) => {
-                match reconcile_app(self.runtime.as_ref(), &app.name, Some(d), &self.options).await
-                {
-                    Ok(report) if report.failed.is_empty() => Ok(()),
-                    Ok(report) => Err(report
-                        .failed
-                        .iter()
-                        .map(|(name, why)| format!("{name}: {why}"))
-                        .collect::<Vec<_>>()
-                        .join("; ")),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
-        };
+    /// Deploys a new (pending) release: runs its release phase, starts its processes, moves
+    /// traffic once they pass their health checks, stops the old ones, and marks it succeeded
+    /// (it becomes current) or failed (the previous release keeps running, nothing else
+    /// changes). Progress lines go to `progress` (the pusher) when given.
+    pub async fn release(
+        &self,
+        app: &AppRow,
+        release: &ReleaseRow,
+        progress: Option<mpsc::Sender<String>>,
+    ) -> Result<(), DeployError> {
+        let _guard = self.lock(&app.name).await?;
+        let outcome = self.roll_out(app, release, progress).await;
         let status = if outcome.is_ok() {
             "succeeded"
         } else {
@@ -85,25 +142,172 @@ impl Deployer {
         self.store.set_release_status(&release.id, status).await?;
         self.publish_routes().await?;
         tracing::info!(app = %app.name, release = release.version, status, "release deployed");
+        if outcome.is_ok() {
+            self.collect_images(app).await;
+        }
         outcome.map_err(|reason| DeployError::Failed {
             version: release.version,
             reason,
         })
     }
 
+    async fn roll_out(
+        &self,
+        app: &AppRow,
+        release: &ReleaseRow,
+        progress: Option<mpsc::Sender<String>>,
+    ) -> Result<(), String> {
+        let Some((desired, release_command)) = self
+            .desired(app, release)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        if let Some(command) = release_command {
+            self.release_phase(&desired, command, progress).await?;
+        }
+        let report = reconcile_app_with(
+            self.runtime.as_ref(),
+            &app.name,
+            Some(&desired),
+            &self.options.reconcile,
+            &RouteSwitch(self),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if report.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(report
+                .failed
+                .iter()
+                .map(|(name, why)| format!("{name}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; "))
+        }
+    }
+
+    /// The Procfile's `release:` command in a one-off process of the new release; it must exit 0.
+    async fn release_phase(
+        &self,
+        desired: &Desired,
+        command: String,
+        progress: Option<mpsc::Sender<String>>,
+    ) -> Result<(), String> {
+        let say = |line: String| {
+            let progress = progress.clone();
+            async move {
+                if let Some(p) = progress {
+                    let _ = p.send(line).await;
+                }
+            }
+        };
+        say(format!("-----> Running release command: {command}")).await;
+        let mut env = desired.env.clone();
+        env.insert("DYNO".into(), "release.1".into());
+        env.insert("PAAS_APP".into(), desired.app.clone());
+        env.insert("PAAS_RELEASE".into(), format!("v{}", desired.release));
+        let spec = ProcessSpec {
+            app: desired.app.clone(),
+            release: desired.release,
+            process_type: RELEASE_TYPE.into(),
+            index: 1,
+            image: desired.image.clone(),
+            command: Some(command),
+            env,
+            port: None,
+            restarts: 0,
+            limits: Limits::default(),
+        };
+        let (tx, mut rx) = mpsc::channel::<String>(256);
+        let task = self
+            .runtime
+            .run_task(&spec, self.options.release_timeout, tx);
+        tokio::pin!(task);
+        let mut tail: Vec<String> = Vec::new();
+        let exit = loop {
+            tokio::select! {
+                Some(line) = rx.recv() => {
+                    tail.push(line.clone());
+                    say(format!("       {line}")).await;
+                }
+                exit = &mut task => break exit.map_err(|e| format!("release command: {e}"))?,
+            }
+        };
+        while let Ok(line) = rx.try_recv() {
+            tail.push(line.clone());
+            say(format!("       {line}")).await;
+        }
+        if exit.code == 0 {
+            return Ok(());
+        }
+        let last: Vec<&str> = tail
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        Err(format!(
+            "the release command exited with status {}{}",
+            exit.code,
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!("; last output: {}", last.join(" | "))
+            }
+        ))
+    }
+
     /// Makes what runs match the app's current release and formation.
     pub async fn converge(&self, app: &AppRow) -> Result<(), DeployError> {
-        let lock = self.lock_for(&app.name);
-        let _guard = lock.lock().await;
+        let _guard = self.lock(&app.name).await?;
+        self.converge_locked(app, BTreeSet::new()).await
+    }
+
+    /// Replaces the given processes (`web.2`, or a whole type `web`, or all when `None`) the
+    /// way a deploy does: new ones up first, then the old ones stopped. Returns how many.
+    pub async fn restart(&self, app: &AppRow, which: Option<&str>) -> Result<usize, DeployError> {
+        let _guard = self.lock(&app.name).await?;
+        let processes = self.runtime.list(Some(&app.name)).await?;
+        let replace: BTreeSet<String> = processes
+            .iter()
+            .filter(|p| {
+                !paas_scheduler::reconcile::ONE_OFF_TYPES.contains(&p.process_type.as_str())
+            })
+            .filter(|p| match which {
+                None => true,
+                Some(w) if w.contains('.') => p.name() == w,
+                Some(t) => p.process_type == t,
+            })
+            .map(|p| p.id.clone())
+            .collect();
+        let count = replace.len();
+        if count > 0 {
+            self.converge_locked(app, replace).await?;
+        }
+        Ok(count)
+    }
+
+    async fn converge_locked(
+        &self,
+        app: &AppRow,
+        replace: BTreeSet<String>,
+    ) -> Result<(), DeployError> {
         let desired = match self.store.current_release(&app.id).await? {
-            Some(r) => self.desired(app, &r).await?,
+            Some(r) => self.desired(app, &r).await?.map(|(mut d, _)| {
+                d.replace = replace;
+                d
+            }),
             None => None,
         };
-        let report = reconcile_app(
+        let report = reconcile_app_with(
             self.runtime.as_ref(),
             &app.name,
             desired.as_ref(),
-            &self.options,
+            &self.options.reconcile,
+            &RouteSwitch(self),
         )
         .await?;
         if !report.started.is_empty() || !report.removed.is_empty() {
@@ -117,9 +321,13 @@ impl Deployer {
 
     /// Stops everything an app runs (it is being destroyed).
     pub async fn stop_app(&self, app: &str) -> Result<(), DeployError> {
-        let lock = self.lock_for(app);
-        let _guard = lock.lock().await;
-        reconcile_app(self.runtime.as_ref(), app, None, &self.options).await?;
+        let _guard = self.lock(app).await?;
+        let processes = self.runtime.list(Some(app)).await?;
+        for p in processes {
+            self.runtime
+                .remove(&p.id, self.options.reconcile.stop_grace_secs)
+                .await?;
+        }
         self.locks
             .lock()
             .expect("deploy lock map poisoned")
@@ -141,20 +349,38 @@ impl Deployer {
 
     /// Rebuilds the route table from what the engine reports and publishes it if it changed.
     pub async fn publish_routes(&self) -> Result<(), DeployError> {
+        self.publish_routes_for(None).await
+    }
+
+    /// Routes go to the current release's web processes that answer; `switching` names an
+    /// app whose release takes over (before it is marked current) and the processes that
+    /// must get no more requests because they are about to stop.
+    async fn publish_routes_for(
+        &self,
+        switching: Option<(&str, i64, &BTreeSet<&str>)>,
+    ) -> Result<(), DeployError> {
         let apps = self.store.list_apps(None).await?;
         let processes = self.runtime.list(None).await?;
         let mut table = RouteMap::new();
         for app in apps {
-            let current = self
-                .store
-                .current_release(&app.id)
-                .await?
-                .map(|r| r.version);
+            let (serving, retiring) = match switching {
+                Some((name, version, retiring)) if name == app.name => {
+                    (Some(version), Some(retiring))
+                }
+                _ => (
+                    self.store
+                        .current_release(&app.id)
+                        .await?
+                        .map(|r| r.version),
+                    None,
+                ),
+            };
             let mut backends: Vec<SocketAddr> = processes
                 .iter()
                 .filter(|p| {
-                    p.app == app.name && p.process_type == "web" && Some(p.release) == current
+                    p.app == app.name && p.process_type == "web" && Some(p.release) == serving
                 })
+                .filter(|p| retiring.is_none_or(|r| !r.contains(p.id.as_str())))
                 .filter(|p| p.state == ProcessState::Up)
                 .filter_map(|p| p.addr)
                 .collect();
@@ -169,12 +395,12 @@ impl Deployer {
         Ok(())
     }
 
-    /// What should run for `release`: nothing before the first build.
+    /// What should run for `release` (nothing before the first build), and its release command.
     async fn desired(
         &self,
         app: &AppRow,
         release: &ReleaseRow,
-    ) -> Result<Option<Desired>, DeployError> {
+    ) -> Result<Option<(Desired, Option<String>)>, DeployError> {
         let Some(build_id) = &release.build_id else {
             return Ok(None);
         };
@@ -184,7 +410,16 @@ impl Deployer {
         let Some(image) = build.image.clone() else {
             return Ok(None);
         };
-        let commands = process_commands(&build.process_types());
+        let procfile = build.process_types();
+        let release_command = procfile.get(RELEASE_TYPE).cloned();
+        let commands = process_commands(&procfile);
+        let settings: HashMap<String, ProcessSettingsRow> = self
+            .store
+            .process_settings(&app.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.process_type.clone(), s))
+            .collect();
         let formation = self.store.formation(&app.id).await?;
         let processes = formation
             .iter()
@@ -192,28 +427,100 @@ impl Deployer {
             .filter_map(|f| {
                 let command = commands.get(&f.process_type)?.clone();
                 let quantity = u32::try_from(f.quantity).ok()?;
-                Some((f.process_type.clone(), DesiredProcess { quantity, command }))
+                let s = settings
+                    .get(&f.process_type)
+                    .cloned()
+                    .unwrap_or_else(|| ProcessSettingsRow::defaults(&f.process_type));
+                let desired = DesiredProcess {
+                    quantity,
+                    command,
+                    limits: limits(&s),
+                    health: health(&s),
+                };
+                Some((f.process_type.clone(), desired))
             })
             .collect();
-        Ok(Some(Desired {
+        let desired = Desired {
             app: app.name.clone(),
             release: release.version,
             image,
             env: release.config(),
             processes,
-        }))
+            replace: BTreeSet::new(),
+        };
+        Ok(Some((desired, release_command)))
+    }
+
+    /// Removes the images of builds no recent release uses; the engine refuses (and we skip)
+    /// any image a container still uses.
+    async fn collect_images(&self, app: &AppRow) {
+        let Ok(releases) = self.store.list_releases(&app.id).await else {
+            return;
+        };
+        let keep: BTreeSet<&str> = releases
+            .iter()
+            .rev()
+            .filter(|r| r.status == "succeeded")
+            .take(self.options.keep_releases.max(1))
+            .filter_map(|r| r.build_id.as_deref())
+            .collect();
+        let Ok(builds) = self.store.list_builds(&app.id).await else {
+            return;
+        };
+        for build in builds.iter().filter(|b| !keep.contains(b.id.as_str())) {
+            let Some(image) = &build.image else { continue };
+            match self
+                .docker
+                .remove_image(
+                    image,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(app = %app.name, build = %build.id, image, "old image removed");
+                    let _ = self.store.forget_build_image(&build.id).await;
+                }
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {
+                    let _ = self.store.forget_build_image(&build.id).await;
+                }
+                Err(e) => tracing::debug!(app = %app.name, image, error = %e, "image kept"),
+            }
+        }
     }
 }
 
-/// The process types an image can run: the Procfile's, or without one a `web` type running
-/// the image's own CMD (as Heroku does for Docker builds).
+fn limits(s: &ProcessSettingsRow) -> Limits {
+    Limits {
+        memory_bytes: s.memory_bytes,
+        nano_cpus: s.nano_cpus,
+    }
+}
+
+fn health(s: &ProcessSettingsRow) -> HealthCheck {
+    let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
+    HealthCheck {
+        path: s.health_path.clone(),
+        attempts: u32::try_from(s.health_attempts).unwrap_or(3),
+        interval: ms(s.health_interval_ms),
+        timeout: ms(s.health_timeout_ms),
+    }
+}
+
+/// The process types an image can run: the Procfile's (less the release phase), or without
+/// one a `web` type running the image's own CMD (as Heroku does for Docker builds).
 pub fn process_commands(procfile: &BTreeMap<String, String>) -> BTreeMap<String, Option<String>> {
-    if procfile.is_empty() {
+    let types: BTreeMap<String, Option<String>> = procfile
+        .iter()
+        .filter(|(k, _)| k.as_str() != RELEASE_TYPE)
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    if types.is_empty() {
         BTreeMap::from([("web".to_string(), None)])
     } else {
-        procfile
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect()
+        types
     }
 }

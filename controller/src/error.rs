@@ -103,3 +103,18 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::deploy::DeployError> for ApiError {
+    fn from(e: crate::deploy::DeployError) -> ApiError {
+        use crate::deploy::DeployError;
+        match e {
+            e @ DeployError::Failed { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "release_failed",
+                e.to_string(),
+            ),
+            e @ DeployError::Busy { .. } => ApiError::conflict(e.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! and the Heroku-style HTTP API over it.
 
 pub mod auth;
+pub mod buildpacks;
 pub mod deploy;
 pub mod error;
 pub mod logs;
@@ -9,19 +10,19 @@ pub mod push;
 pub mod range;
 pub mod router;
 pub mod routes;
+pub mod run;
 pub mod state;
 pub mod store;
 pub mod views;
 
 use std::sync::Arc;
 
-use paas_scheduler::reconcile::ReconcileOptions;
 use paas_scheduler::Runtime;
 use rand::RngCore;
 use thiserror::Error;
 use tokio::sync::watch;
 
-pub use deploy::RouteMap;
+pub use deploy::{DeployOptions, RouteMap};
 pub use state::Settings;
 
 use crate::auth::Keys;
@@ -56,7 +57,12 @@ impl Controller {
         let keys = Keys::load_or_create(&settings.data_dir)
             .map_err(|e| ControllerError::DataDir(data_dir, e))?;
         let store = Store::connect(database_url).await?;
-        let deployer = Deployer::new(store.clone(), runtime.clone(), ReconcileOptions::default());
+        let deployer = Deployer::new(
+            store.clone(),
+            runtime.clone(),
+            docker.clone(),
+            settings.deploy.clone(),
+        );
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
         let hook_secret = secret.iter().map(|b| format!("{b:02x}")).collect();
@@ -69,6 +75,7 @@ impl Controller {
             deployer,
             hook_secret,
             log_sessions: LogSessions::default(),
+            run_sessions: run::RunSessions::default(),
         };
         Ok(Controller {
             state: AppState(Arc::new(inner)),
@@ -94,6 +101,7 @@ impl Controller {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                run::sweep(&state).await;
                 if let Err(e) = state.deployer.converge_all().await {
                     tracing::warn!(error = %e, "reconcile pass failed");
                 }

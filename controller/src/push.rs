@@ -125,7 +125,7 @@ async fn build_and_release(
         .await;
     state
         .deployer
-        .release(app, &release)
+        .release(app, &release, Some(out.tx.clone()))
         .await
         .map_err(|e| e.to_string())?;
     out.say(format!("       Released v{}", release.version))
@@ -160,7 +160,21 @@ async fn build_image(
         None => Default::default(),
     };
     if !src.has_dockerfile {
-        return Err("no Dockerfile at the repository root: add one (buildpack builds are not available yet)".into());
+        // Buildpack output is already formatted (`-----> ...`), so it is relayed as it is.
+        let (log_tx, mut log_rx) = mpsc::channel::<String>(256);
+        let build = crate::buildpacks::build(state, app, build_id, src, types, log_tx);
+        tokio::pin!(build);
+        return loop {
+            tokio::select! {
+                Some(line) = log_rx.recv() => out.say(line).await,
+                result = &mut build => {
+                    while let Ok(line) = log_rx.try_recv() {
+                        out.say(line).await;
+                    }
+                    break result;
+                }
+            }
+        };
     }
     out.say("-----> Building with the Dockerfile").await;
     let dockerfile = src.dockerfile.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::routes::{
     account, apps, builds, collaborators, config_vars, dynos, formation, git, log_sessions,
-    openapi, releases,
+    openapi, process_settings, releases, run,
 };
 use crate::state::AppState;
 
@@ -36,6 +36,14 @@ pub fn build(state: AppState) -> Router {
             "/apps/{app}/formation/{type}",
             patch(formation::update_formation_type),
         )
+        .route(
+            "/apps/{app}/limits",
+            get(process_settings::list_limits).patch(process_settings::update_limits),
+        )
+        .route(
+            "/apps/{app}/healthchecks",
+            get(process_settings::list_healthchecks).patch(process_settings::update_healthchecks),
+        )
         .route("/apps/{app}/builds", get(builds::list_builds))
         .route("/apps/{app}/builds/{id}", get(builds::get_build))
         .route(
@@ -45,7 +53,9 @@ pub fn build(state: AppState) -> Router {
         .route("/apps/{app}/releases/{release}", get(releases::get_release))
         .route(
             "/apps/{app}/dynos",
-            get(dynos::list_dynos).delete(dynos::restart_all),
+            get(dynos::list_dynos)
+                .delete(dynos::restart_all)
+                .post(run::create_dyno),
         )
         .route(
             "/apps/{app}/dynos/{dyno}",
@@ -63,6 +73,7 @@ pub fn build(state: AppState) -> Router {
             "/apps/{app}/log-sessions",
             post(log_sessions::create_log_session),
         )
+        .route("/dyno-sessions/{secret}", get(run::attach_dyno))
         .route(
             "/log-sessions/{secret}",
             get(log_sessions::stream_log_session),

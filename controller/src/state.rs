@@ -6,6 +6,8 @@ use std::time::Duration;
 use paas_builder::dockerfile::BuildLimits;
 use paas_scheduler::Runtime;
 
+use crate::deploy::DeployOptions;
+
 use crate::auth::{AuthUser, Keys};
 use crate::deploy::Deployer;
 use crate::error::ApiError;
@@ -30,6 +32,9 @@ pub struct Settings {
     pub paasd_exe: PathBuf,
     pub reconcile_interval: Duration,
     pub build_limits: BuildLimits,
+    pub deploy: DeployOptions,
+    /// Stacks, buildpacks and the CA bundle of buildpack builds.
+    pub buildpacks: paas_builder::buildpack::BuildpackSettings,
 }
 
 impl Settings {
@@ -59,6 +64,8 @@ pub struct Inner {
     /// Proves to `/internal/git-hook` that a request comes from our own hook.
     pub hook_secret: String,
     pub log_sessions: LogSessions,
+    /// Attach URLs and `run.N` numbers of one-off processes.
+    pub run_sessions: crate::run::RunSessions,
 }
 
 #[derive(Clone)]

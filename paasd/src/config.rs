@@ -92,6 +92,82 @@ pub struct Config {
     )]
     pub build_timeout: u64,
 
+    /// Seconds a stopping process gets between SIGTERM and SIGKILL.
+    #[arg(long, env = "PAAS_STOP_GRACE", default_value_t = 30, global = true)]
+    pub stop_grace: u32,
+
+    /// Seconds a new web process has to pass its health check.
+    #[arg(long, env = "PAAS_BOOT_TIMEOUT", default_value_t = 60, global = true)]
+    pub boot_timeout: u64,
+
+    /// Images of this many recent releases per app are kept; older ones are removed.
+    #[arg(long, env = "PAAS_KEEP_RELEASES", default_value_t = 5, global = true)]
+    pub keep_releases: usize,
+
+    /// Seconds a deploy waits for the app's previous deploy before giving up.
+    #[arg(
+        long,
+        env = "PAAS_DEPLOY_QUEUE_TIMEOUT",
+        default_value_t = 600,
+        global = true
+    )]
+    pub deploy_queue_timeout: u64,
+
+    /// Time limit of a release phase (the Procfile's `release:` command), in seconds.
+    #[arg(
+        long,
+        env = "PAAS_RELEASE_TIMEOUT",
+        default_value_t = 600,
+        global = true
+    )]
+    pub release_timeout: u64,
+
+    /// paas's own buildpacks (the repository's buildpacks/ folder; bootstrap installs it here).
+    #[arg(
+        long,
+        env = "PAAS_BUILDPACKS_DIR",
+        default_value = "/usr/local/share/paas/buildpacks",
+        global = true
+    )]
+    pub buildpacks_dir: PathBuf,
+
+    /// Stack recipes and their maker make.sh (the repository's deploy/stacks/ folder), for
+    /// `paasd stack build`.
+    #[arg(
+        long,
+        env = "PAAS_STACKS_DIR",
+        default_value = "/usr/local/share/paas/deploy/stacks",
+        global = true
+    )]
+    pub stacks_dir: PathBuf,
+
+    /// Image buildpack builds run in.
+    #[arg(
+        long,
+        env = "PAAS_BUILD_STACK",
+        default_value = "paas/stack-build:bookworm",
+        global = true
+    )]
+    pub build_stack: String,
+
+    /// Image buildpack-built apps run on.
+    #[arg(
+        long,
+        env = "PAAS_RUN_STACK",
+        default_value = "paas/stack-run:bookworm",
+        global = true
+    )]
+    pub run_stack: String,
+
+    /// CA bundle that builds (and the stacks made by `paasd stack build`) trust.
+    #[arg(
+        long,
+        env = "PAAS_CA_BUNDLE",
+        default_value = "/etc/ssl/certs/ca-certificates.crt",
+        global = true
+    )]
+    pub ca_bundle: PathBuf,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -105,6 +181,11 @@ pub enum Command {
     GitHook {
         /// The hook git runs (`pre-receive`).
         hook: String,
+    },
+    /// Stack images of buildpack builds.
+    Stack {
+        #[command(subcommand)]
+        command: crate::stack::StackCommand,
     },
 }
 

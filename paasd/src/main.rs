@@ -1,6 +1,7 @@
 //! `paasd`: the paas daemon.
 
 mod config;
+mod stack;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,8 +9,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use paas_builder::buildpack::BuildpackSettings;
 use paas_builder::dockerfile::BuildLimits;
-use paas_controller::{Controller, Settings};
+use paas_builder::stack::Stack;
+use paas_controller::{Controller, DeployOptions, Settings};
+use paas_scheduler::reconcile::ReconcileOptions;
 use paas_scheduler::DockerRuntime;
 use rand::RngCore;
 use tokio::net::TcpListener;
@@ -25,6 +29,9 @@ fn main() {
             std::process::exit(2);
         }
         std::process::exit(paas_builder::hook::run_pre_receive());
+    }
+    if let Some(Command::Stack { command }) = &config.command {
+        std::process::exit(stack::run(&config, command));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -116,10 +123,29 @@ async fn run(config: Config) -> anyhow::Result<()> {
         open_registration: config.open_registration,
         paasd_exe: std::env::current_exe().context("cannot find the paasd binary for git hooks")?,
         reconcile_interval: Duration::from_secs(config.reconcile_interval.max(1)),
+        buildpacks: BuildpackSettings {
+            stack: Stack {
+                build_image: config.build_stack.clone(),
+                run_image: config.run_stack.clone(),
+            },
+            buildpacks_dir: config.buildpacks_dir.clone(),
+            ca_bundle: config.ca_bundle.clone(),
+            protected_dirs: vec![config.data_dir.clone()],
+        },
         build_limits: BuildLimits {
             memory_bytes: config.build_memory_mb * 1024 * 1024,
             cpu_quota: (config.build_cpus * 100_000.0) as i64,
             timeout: Duration::from_secs(config.build_timeout),
+        },
+        deploy: DeployOptions {
+            reconcile: ReconcileOptions {
+                stop_grace_secs: config.stop_grace,
+                boot_timeout: Duration::from_secs(config.boot_timeout),
+                ..ReconcileOptions::default()
+            },
+            queue_timeout: Duration::from_secs(config.deploy_queue_timeout),
+            release_timeout: Duration::from_secs(config.release_timeout),
+            keep_releases: config.keep_releases,
         },
     };
     let domain = settings.domain.clone();

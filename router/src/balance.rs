@@ -1,39 +1,45 @@
-//! Which backend a request tries first, and which next when a connection cannot be made.
+//! Which process a request tries first, and which next when a connection cannot be made.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
-use crate::table::{AppEntry, Backend};
+use crate::route::Balance;
+use crate::table::Pool;
+use crate::upstream::Upstream;
 
-/// After a refused connection a backend is tried last for this long (it is most likely a
+/// After a refused connection a process is tried last for this long (it is most likely a
 /// process that just died; the scheduler will take it out of the table soon).
 const DOWN_FOR_MS: u64 = 3_000;
 
-/// Backends in the order one request should try them: round robin from the app's counter,
-/// those that recently refused connections after all the others.
+/// Processes in the order one request should try them: round robin from the pool's counter
+/// (or the least loaded first), those that recently refused connections after all the others.
 pub(crate) struct Candidates<'a> {
-    backends: &'a [Backend],
+    upstreams: &'a [Arc<Upstream>],
     start: usize,
     pos: usize,
     end: usize,
-    /// Snapshot of which backends (of the first 64) are down, taken once so that marking one
+    /// Snapshot of which processes (of the first 64) are down, taken once so that marking one
     /// down during this request does not make it come round again.
     down: u64,
+    /// Least-outstanding: the process to try before the round-robin order (then skipped in it).
+    first: Option<usize>,
+    first_given: bool,
 }
 
 impl<'a> Candidates<'a> {
-    pub(crate) fn new(entry: &'a AppEntry, now_ms: impl Fn() -> u64) -> Self {
-        let backends = &entry.backends[..];
-        let n = backends.len();
-        let start = if n == 0 {
+    pub(crate) fn new(pool: &'a Pool, balance: Balance, now_ms: impl Fn() -> u64) -> Self {
+        let upstreams = &pool.upstreams[..];
+        let n = upstreams.len();
+        let start = if n <= 1 {
             0
         } else {
-            entry.next.fetch_add(1, Relaxed) % n
+            pool.next.fetch_add(1, Relaxed) % n
         };
         let mut down = 0u64;
-        // The clock is read only when some backend has been marked, i.e. rarely.
+        // The clock is read only when some process has been marked, i.e. rarely.
         let mut now = 0;
-        for (i, backend) in backends.iter().enumerate().take(64) {
-            let until = backend.down_until.load(Relaxed);
+        for (i, upstream) in upstreams.iter().enumerate().take(64) {
+            let until = upstream.down_until.load(Relaxed);
             if until == 0 {
                 continue;
             }
@@ -44,83 +50,117 @@ impl<'a> Candidates<'a> {
                 down |= 1 << i;
             } else {
                 // Expired: clear it so later requests skip the clock again.
-                let _ = backend
+                let _ = upstream
                     .down_until
                     .compare_exchange(until, 0, Relaxed, Relaxed);
             }
         }
+        let is_down = |i: usize| i < 64 && down & (1 << i) != 0;
+        let first = match balance {
+            Balance::RoundRobin => None,
+            Balance::LeastOutstanding => (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&i| !is_down(i))
+                .min_by_key(|&i| upstreams[i].in_flight.load(Relaxed)),
+        };
         Candidates {
-            backends,
+            upstreams,
             start,
             pos: 0,
             end: if down == 0 { n } else { 2 * n },
             down,
+            first,
+            first_given: false,
         }
     }
 }
 
 impl<'a> Iterator for Candidates<'a> {
-    type Item = &'a Backend;
+    type Item = &'a Arc<Upstream>;
 
-    fn next(&mut self) -> Option<&'a Backend> {
-        let n = self.backends.len();
+    fn next(&mut self) -> Option<&'a Arc<Upstream>> {
+        if let (Some(first), false) = (self.first, self.first_given) {
+            self.first_given = true;
+            return Some(&self.upstreams[first]);
+        }
+        let n = self.upstreams.len();
         while self.pos < self.end {
-            // First pass: backends that are up; second pass: the ones marked down.
+            // First pass: processes that are up; second pass: the ones marked down.
             let second_pass = self.pos >= n;
             let idx = (self.start + self.pos) % n;
             self.pos += 1;
             let is_down = idx < 64 && self.down & (1 << idx) != 0;
-            if is_down == second_pass {
-                return Some(&self.backends[idx]);
+            if is_down == second_pass && Some(idx) != self.first {
+                return Some(&self.upstreams[idx]);
             }
         }
         None
     }
 }
 
-/// Records that connecting to `backend` failed at `now_ms`; true when it was up until now.
-pub(crate) fn mark_down(backend: &Backend, now_ms: u64) -> bool {
-    let was = backend.down_until.swap(now_ms + DOWN_FOR_MS, Relaxed);
+/// Records that connecting to `upstream` failed at `now_ms`; true when it was up until now.
+pub(crate) fn mark_down(upstream: &Upstream, now_ms: u64) -> bool {
+    let was = upstream.down_until.swap(now_ms + DOWN_FOR_MS, Relaxed);
     was <= now_ms
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::Router;
+    use crate::metrics::Series;
     use std::net::SocketAddr;
+    use std::sync::atomic::AtomicUsize;
 
-    fn entry(n: u16) -> std::sync::Arc<AppEntry> {
-        let router = Router::new("paas.test");
-        let addrs = (1..=n)
-            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
-            .collect();
-        router.set_app("web", addrs);
-        router.lookup("web").unwrap()
+    fn pool(n: u16) -> Pool {
+        Pool {
+            upstreams: (1..=n)
+                .map(|p| {
+                    let addr = SocketAddr::from(([127, 0, 0, 1], p));
+                    Arc::new(Upstream::new(addr, "web.1", 1, Arc::new(Series::default())))
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
     }
 
     fn ports(c: Candidates<'_>) -> Vec<u16> {
         c.map(|b| b.addr.port()).collect()
     }
 
+    const RR: Balance = Balance::RoundRobin;
+
     #[test]
     fn round_robin_rotates_the_start() {
-        let e = entry(3);
-        assert_eq!(ports(Candidates::new(&e, || 1)), [1, 2, 3]);
-        assert_eq!(ports(Candidates::new(&e, || 1)), [2, 3, 1]);
-        assert_eq!(ports(Candidates::new(&e, || 1)), [3, 1, 2]);
-        assert_eq!(ports(Candidates::new(&e, || 1)), [1, 2, 3]);
+        let p = pool(3);
+        assert_eq!(ports(Candidates::new(&p, RR, || 1)), [1, 2, 3]);
+        assert_eq!(ports(Candidates::new(&p, RR, || 1)), [2, 3, 1]);
+        assert_eq!(ports(Candidates::new(&p, RR, || 1)), [3, 1, 2]);
+        assert_eq!(ports(Candidates::new(&p, RR, || 1)), [1, 2, 3]);
     }
 
     #[test]
-    fn down_backends_come_last_until_they_expire() {
-        let e = entry(3);
-        mark_down(&e.backends[0], 100);
-        assert_eq!(ports(Candidates::new(&e, || 200)), [2, 3, 1]);
-        assert_eq!(ports(Candidates::new(&e, || 200)), [2, 3, 1]);
-        assert_eq!(ports(Candidates::new(&e, || 200)), [3, 2, 1]);
-        // Marking during iteration does not repeat a backend.
-        let mut c = Candidates::new(&e, || 200);
+    fn least_outstanding_goes_first_then_round_robin() {
+        let p = pool(3);
+        p.upstreams[0].in_flight.store(5, Relaxed);
+        p.upstreams[1].in_flight.store(1, Relaxed);
+        p.upstreams[2].in_flight.store(3, Relaxed);
+        let lor = Balance::LeastOutstanding;
+        assert_eq!(ports(Candidates::new(&p, lor, || 1)), [2, 1, 3]);
+        assert_eq!(ports(Candidates::new(&p, lor, || 1)), [2, 3, 1]);
+        // A process marked down is not picked first however idle it is.
+        mark_down(&p.upstreams[1], 1);
+        assert_eq!(ports(Candidates::new(&p, lor, || 2)), [3, 1, 2]);
+    }
+
+    #[test]
+    fn down_processes_come_last_until_they_expire() {
+        let p = pool(3);
+        mark_down(&p.upstreams[0], 100);
+        assert_eq!(ports(Candidates::new(&p, RR, || 200)), [2, 3, 1]);
+        assert_eq!(ports(Candidates::new(&p, RR, || 200)), [2, 3, 1]);
+        assert_eq!(ports(Candidates::new(&p, RR, || 200)), [3, 2, 1]);
+        // Marking during iteration does not repeat a process.
+        let mut c = Candidates::new(&p, RR, || 200);
         let first = c.next().unwrap();
         mark_down(first, 200);
         let rest: Vec<_> = c.map(|b| b.addr.port()).collect();
@@ -128,14 +168,19 @@ mod tests {
         assert!(!rest.contains(&first.addr.port()));
 
         let later = 100 + DOWN_FOR_MS + 1;
-        let all: Vec<_> = ports(Candidates::new(&e, || later + DOWN_FOR_MS));
+        let all: Vec<_> = ports(Candidates::new(&p, RR, || later + DOWN_FOR_MS));
         assert_eq!(all.len(), 3);
-        assert_eq!(e.backends[0].down_until.load(Relaxed), 0);
+        assert_eq!(p.upstreams[0].down_until.load(Relaxed), 0);
     }
 
     #[test]
-    fn no_backends_no_candidates() {
-        let e = entry(0);
-        assert_eq!(ports(Candidates::new(&e, || 1)), Vec::<u16>::new());
+    fn no_processes_no_candidates() {
+        let p = pool(0);
+        assert_eq!(ports(Candidates::new(&p, RR, || 1)), Vec::<u16>::new());
+        let p = pool(1);
+        assert_eq!(
+            ports(Candidates::new(&p, Balance::LeastOutstanding, || 1)),
+            [1]
+        );
     }
 }

@@ -1,85 +1,302 @@
-//! The request body sent to a backend.
-//!
-//! A connect failure consumes the request, body included. [`Reclaimable`] hands an unread body
-//! back on drop so it can go to the next backend; once the body has been polled it is not
-//! handed back, which is exactly when a retry would no longer be safe.
+//! Bodies on their way through: the request body to a process (limited, counted, watched for
+//! silence) and the response body to the client (counted, watched, and closing the request's
+//! books when it ends).
 
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
-pub(crate) enum ProxyBody {
-    Empty,
-    Stream(Incoming),
-    Reclaimable(Reclaimable),
+use crate::access_log::{Failure, LogCtx, Outcome};
+use crate::metrics::Series;
+use crate::table::AppEntry;
+use crate::upstream::{InFlight, Sender};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("request body is larger than the app's limit of {0} bytes")]
+    TooLarge(u64),
+    #[error("nothing moved on the body for {0:?}")]
+    Idle(Duration),
 }
 
-pub(crate) struct Reclaimable {
-    body: Option<Incoming>,
-    /// Present until the body is first polled.
-    give_back: Option<oneshot::Sender<Incoming>>,
+/// Fires when a stream stays silent too long. Armed only when the stream has to wait, so a
+/// body that is ready at once costs no timer.
+pub(crate) struct Idle {
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The timer runs from the first wait after the last progress.
+    armed: bool,
 }
 
-impl Reclaimable {
-    pub(crate) fn new(body: Incoming) -> (Self, oneshot::Receiver<Incoming>) {
-        let (tx, rx) = oneshot::channel();
-        let body = Reclaimable {
-            body: Some(body),
-            give_back: Some(tx),
-        };
-        (body, rx)
+impl Idle {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Idle {
+            timeout,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    /// After the stream returned `Pending`: `Ready` when it has been silent for too long.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<BodyError> {
+        if !self.armed {
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(deadline),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            self.armed = true;
+        }
+        let sleep = self.sleep.as_mut().expect("armed above");
+        ready!(sleep.as_mut().poll(cx));
+        Poll::Ready(BodyError::Idle(self.timeout))
+    }
+
+    pub(crate) fn progress(&mut self) {
+        self.armed = false;
     }
 }
 
-impl Drop for Reclaimable {
-    fn drop(&mut self) {
-        if let (Some(tx), Some(body)) = (self.give_back.take(), self.body.take()) {
-            // The receiver may be gone (request abandoned); then the body just drops.
-            let _ = tx.send(body);
+/// The request body sent to a process.
+pub(crate) struct ProxyBody {
+    inner: Option<Incoming>,
+    limit: u64,
+    seen: u64,
+    idle: Idle,
+    series: Option<Arc<Series>>,
+}
+
+impl ProxyBody {
+    pub(crate) fn new(body: Option<Incoming>, limit: Option<u64>, idle: Duration) -> Self {
+        ProxyBody {
+            inner: body,
+            limit: limit.unwrap_or(u64::MAX),
+            seen: 0,
+            idle: Idle::new(idle),
+            series: None,
+        }
+    }
+
+    /// Where the bytes sent are counted.
+    pub(crate) fn count_into(&mut self, series: &Arc<Series>) {
+        if self.inner.is_some() {
+            self.series = Some(Arc::clone(series));
         }
     }
 }
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut() {
-            ProxyBody::Empty => Poll::Ready(None),
-            ProxyBody::Stream(body) => Pin::new(body).poll_frame(cx),
-            ProxyBody::Reclaimable(r) => {
-                r.give_back = None;
-                match r.body.as_mut() {
-                    Some(body) => Pin::new(body).poll_frame(cx),
-                    None => Poll::Ready(None),
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let Some(body) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Pending => this.idle.poll_expired(cx).map(|e| Some(Err(e.into()))),
+            Poll::Ready(Some(Ok(frame))) => {
+                this.idle.progress();
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len() as u64;
+                    this.seen += n;
+                    if this.seen > this.limit {
+                        return Poll::Ready(Some(Err(BodyError::TooLarge(this.limit).into())));
+                    }
+                    if let Some(series) = &this.series {
+                        series.bytes_in.fetch_add(n, Relaxed);
+                    }
                 }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(err.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+/// What is settled when a response ends: metrics, the process's load and pooled connection,
+/// the access log line.
+pub(crate) struct Finish {
+    pub(crate) entry: Option<Arc<AppEntry>>,
+    pub(crate) in_flight: Option<InFlight>,
+    /// The connection the response came on, pooled again if the body is read to the end.
+    pub(crate) conn: Option<Sender>,
+    pub(crate) started: Instant,
+    pub(crate) connect: Duration,
+    pub(crate) status: u16,
+    pub(crate) failure: Option<Failure>,
+    pub(crate) log: Option<Box<LogCtx>>,
+}
+
+impl Finish {
+    fn run(mut self, bytes: u64, complete: bool) {
+        let total = self.started.elapsed();
+        let upstream = self.in_flight.as_ref().map(|f| &f.0);
+        if let Some(series) = upstream
+            .map(|u| &u.series)
+            .or(self.entry.as_ref().map(|e| &e.series))
+        {
+            series.record(self.status, total, bytes);
+        }
+        if let (Some(conn), Some(upstream), true) = (self.conn.take(), upstream, complete) {
+            upstream.give_back(conn);
+        }
+        if let (Some(log), Some(entry)) = (self.log.take(), &self.entry) {
+            log.send(&Outcome {
+                app: &entry.name,
+                dyno: upstream.map(|u| &*u.dyno),
+                failure: self.failure,
+                status: self.status,
+                connect: self.connect,
+                total,
+                bytes,
+            });
+        }
+    }
+}
+
+enum Inner {
+    Upstream(Incoming),
+    Full(Option<Bytes>),
+}
+
+/// The body the router answers with: a process's streamed body or one of its own pages.
+pub(crate) struct ResponseBody {
+    inner: Inner,
+    idle: Option<Idle>,
+    sent: u64,
+    finish: Option<Finish>,
+}
+
+impl ResponseBody {
+    pub(crate) fn full(bytes: Bytes) -> Self {
+        ResponseBody {
+            inner: Inner::Full(Some(bytes)),
+            idle: None,
+            sent: 0,
+            finish: None,
+        }
+    }
+
+    pub(crate) fn upstream(body: Incoming, idle: Duration) -> Self {
+        ResponseBody {
+            inner: Inner::Upstream(body),
+            idle: Some(Idle::new(idle)),
+            sent: 0,
+            finish: None,
+        }
+    }
+
+    pub(crate) fn set_finish(&mut self, finish: Finish) {
+        self.finish = Some(finish);
+    }
+
+    fn end(&mut self, complete: bool) {
+        if let Some(finish) = self.finish.take() {
+            finish.run(self.sent, complete);
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.inner {
+            Inner::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Inner::Upstream(body) => Pin::new(body).poll_frame(cx),
+        };
+        match polled {
+            Poll::Pending => {
+                if let Some(idle) = &mut this.idle {
+                    if let Poll::Ready(err) = idle.poll_expired(cx) {
+                        this.end(false);
+                        return Poll::Ready(Some(Err(err.into())));
+                    }
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+                if let Some(idle) = &mut this.idle {
+                    idle.progress();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(err))) => {
+                this.end(false);
+                Poll::Ready(Some(Err(err.into())))
+            }
+            Poll::Ready(None) => {
+                this.end(true);
+                Poll::Ready(None)
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            ProxyBody::Empty => true,
-            ProxyBody::Stream(body) => body.is_end_stream(),
-            ProxyBody::Reclaimable(r) => r.body.as_ref().is_none_or(Body::is_end_stream),
+        match &self.inner {
+            Inner::Upstream(body) => body.is_end_stream(),
+            Inner::Full(data) => data.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            ProxyBody::Empty => SizeHint::with_exact(0),
-            ProxyBody::Stream(body) => body.size_hint(),
-            ProxyBody::Reclaimable(r) => r
-                .body
-                .as_ref()
-                .map_or_else(|| SizeHint::with_exact(0), Body::size_hint),
+        match &self.inner {
+            Inner::Upstream(body) => body.size_hint(),
+            Inner::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
+            Inner::Full(None) => SizeHint::with_exact(0),
         }
     }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        // The server may stop polling once `is_end_stream` says so.
+        let complete = self.is_end_stream();
+        self.end(complete);
+    }
+}
+
+/// The request body problem behind `err`, if that is what it was.
+pub(crate) fn body_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyError> {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if let Some(found) = err.downcast_ref::<BodyError>() {
+            return Some(found);
+        }
+        source = err.source();
+    }
+    None
 }

@@ -13,6 +13,7 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY: HeaderName = HeaderName::from_static("proxy");
 static VIA_PAAS: HeaderValue = HeaderValue::from_static("1.1 paas");
 static PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
+static PROTO_HTTPS: HeaderValue = HeaderValue::from_static("https");
 
 /// What the router knows about the client connection, rendered once per connection.
 pub(crate) struct ClientInfo {
@@ -20,13 +21,23 @@ pub(crate) struct ClientInfo {
     pub(crate) ip: HeaderValue,
     /// The router's own port, for `X-Forwarded-Port`.
     pub(crate) port: HeaderValue,
+    /// Whether the client came over TLS.
+    pub(crate) tls: bool,
 }
 
 impl ClientInfo {
-    pub(crate) fn new(client_ip: std::net::IpAddr, port: HeaderValue) -> Self {
+    pub(crate) fn new(client_ip: std::net::IpAddr, port: HeaderValue, tls: bool) -> Self {
         let ip = HeaderValue::try_from(client_ip.to_canonical().to_string())
             .expect("an IP address is a valid header value");
-        ClientInfo { ip, port }
+        ClientInfo { ip, port, tls }
+    }
+
+    pub(crate) fn protocol(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 }
 
@@ -102,7 +113,12 @@ pub(crate) fn add_forwarded(
         client.ip.clone()
     };
     headers.insert(X_FORWARDED_FOR.clone(), forwarded_for);
-    headers.insert(X_FORWARDED_PROTO.clone(), PROTO_HTTP.clone());
+    let proto = if client.tls {
+        &PROTO_HTTPS
+    } else {
+        &PROTO_HTTP
+    };
+    headers.insert(X_FORWARDED_PROTO.clone(), proto.clone());
     headers.insert(X_FORWARDED_PORT.clone(), client.port.clone());
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     headers.append(VIA, VIA_PAAS.clone());
@@ -169,7 +185,11 @@ mod tests {
 
     #[test]
     fn forwarded_headers_append_the_client() {
-        let client = ClientInfo::new([10, 0, 0, 7].into(), HeaderValue::from_static("8080"));
+        let client = ClientInfo::new(
+            [10, 0, 0, 7].into(),
+            HeaderValue::from_static("8080"),
+            false,
+        );
         let id = HeaderValue::from_static("0123456789abcdef");
 
         let mut headers = map(&[("x-forwarded-proto", "https"), ("via", "1.0 other")]);
@@ -195,7 +215,7 @@ mod tests {
     #[test]
     fn ipv4_mapped_clients_show_as_ipv4() {
         let ip: std::net::IpAddr = "::ffff:192.0.2.9".parse().unwrap();
-        let client = ClientInfo::new(ip, HeaderValue::from_static("80"));
+        let client = ClientInfo::new(ip, HeaderValue::from_static("80"), false);
         assert_eq!(client.ip, "192.0.2.9");
     }
 

@@ -1,12 +1,12 @@
-//! Host header parsing: which app (if any) a request names.
+//! Host names: which app (if any) a request's host names, and checks of configured names.
 //!
-//! Everything here works on bytes without allocating: it runs once per request.
+//! The per-request part works on bytes in a stack buffer without allocating.
 
 /// Longest DNS label, so the longest possible app label.
 pub(crate) const MAX_LABEL: usize = 63;
 
 /// Longest DNS name.
-const MAX_NAME: usize = 253;
+pub(crate) const MAX_NAME: usize = 253;
 
 /// Is `s` one DNS label (letters, digits, `-`), the only shape an app reachable at APP.DOMAIN has?
 pub(crate) fn is_label(s: &[u8]) -> bool {
@@ -25,46 +25,96 @@ pub(crate) fn normalize_domain(domain: &str) -> Result<String, &'static str> {
     if domain.len() > MAX_NAME - MAX_LABEL - 1 {
         return Err("it is too long to have app names in front of it");
     }
-    if !domain.split('.').all(|l| is_label(l.as_bytes())) {
+    check_name(domain)?;
+    Ok(domain.to_owned())
+}
+
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.len() > MAX_NAME {
+        return Err("it is longer than 253 characters");
+    }
+    if !name.split('.').all(|l| is_label(l.as_bytes())) {
         return Err("it must be dot-separated labels of letters, digits and '-'");
     }
-    // An all-numeric last label would let IP literals (127.0.0.1) pass for APP.DOMAIN.
-    if domain
+    // An all-numeric last label would let IP literals (127.0.0.1) pass for a name.
+    if name
         .rsplit('.')
         .next()
         .is_some_and(|tld| tld.bytes().all(|c| c.is_ascii_digit()))
     {
-        return Err("it looks like an IP address; the router needs a DNS name");
+        return Err("it looks like an IP address; a DNS name is needed");
     }
-    Ok(domain.to_owned())
+    Ok(())
 }
 
-/// The app named by `host` (`APP.DOMAIN`, optionally with `:port` and a trailing dot, any case),
-/// lower-cased into `buf`. `domain` must come from [`normalize_domain`].
-///
-/// Anything else (an IP literal, the bare domain, `a.b.DOMAIN`, characters outside a DNS name)
-/// names no app.
-pub(crate) fn app_label<'b>(
-    host: &[u8],
-    domain: &str,
-    buf: &'b mut [u8; MAX_LABEL],
-) -> Option<&'b str> {
+/// A custom domain as the route table holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DomainPattern {
+    Exact(String),
+    /// `*.example.com`, held as `example.com`.
+    Wildcard(String),
+}
+
+/// Checks and normalises a custom domain (`www.example.com` or `*.example.com`). Names equal to
+/// or under the router's own `domain` are refused: they would shadow `APP.DOMAIN`.
+pub(crate) fn parse_custom_domain(name: &str, domain: &str) -> Result<DomainPattern, &'static str> {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_suffix('.').unwrap_or(&name);
+    let (wildcard, rest) = match name.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, name),
+    };
+    if rest.is_empty() {
+        return Err("it is empty");
+    }
+    check_name(rest)?;
+    if wildcard && !rest.contains('.') {
+        return Err("a wildcard must be followed by at least two labels (*.example.com)");
+    }
+    if rest == domain || rest.ends_with(&format!(".{domain}")) {
+        return Err("names under the platform's own domain belong to its apps");
+    }
+    Ok(if wildcard {
+        DomainPattern::Wildcard(rest.to_owned())
+    } else {
+        DomainPattern::Exact(rest.to_owned())
+    })
+}
+
+/// `host` (a `Host` header or URI authority: any case, optional `:port` and trailing dot)
+/// lower-cased into `buf`, or `None` when it is not a DNS name (IP literals, stray characters,
+/// empty labels).
+pub(crate) fn normalize_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
     let host = strip_port(host)?;
     let host = host.strip_suffix(b".").unwrap_or(host);
-    let domain = domain.as_bytes();
-    // The shortest match is "a." + DOMAIN.
-    if host.len() < domain.len() + 2 {
+    if host.is_empty() || host.len() > MAX_NAME {
         return None;
     }
-    let (label, rest) = host.split_at(host.len() - domain.len() - 1);
-    if rest[0] != b'.' || !rest[1..].eq_ignore_ascii_case(domain) || !is_label(label) {
-        return None;
-    }
-    let out = &mut buf[..label.len()];
-    for (o, c) in out.iter_mut().zip(label) {
+    let out = &mut buf[..host.len()];
+    let mut label_len = 0;
+    for (o, &c) in out.iter_mut().zip(host) {
+        if c == b'.' {
+            if label_len == 0 {
+                return None;
+            }
+            label_len = 0;
+        } else if c.is_ascii_alphanumeric() || c == b'-' {
+            label_len += 1;
+            if label_len > MAX_LABEL {
+                return None;
+            }
+        } else {
+            return None;
+        }
         *o = c.to_ascii_lowercase();
     }
     std::str::from_utf8(out).ok()
+}
+
+/// The app label of a normalised `host` of the form `APP.domain`.
+pub(crate) fn app_label<'h>(host: &'h str, domain: &str) -> Option<&'h str> {
+    let label = host.strip_suffix(domain)?.strip_suffix('.')?;
+    is_label(label.as_bytes()).then_some(label)
 }
 
 /// `host` without a trailing `:port`; `None` when what follows the last colon is not a port.
@@ -83,8 +133,9 @@ mod tests {
     use super::*;
 
     fn label(host: &str) -> Option<String> {
-        let mut buf = [0; MAX_LABEL];
-        app_label(host.as_bytes(), "paas.test", &mut buf).map(str::to_owned)
+        let mut buf = [0; MAX_NAME];
+        let host = normalize_host(host.as_bytes(), &mut buf)?;
+        app_label(host, "paas.test").map(str::to_owned)
     }
 
     #[test]
@@ -124,6 +175,39 @@ mod tests {
             &format!("{}.paas.test", "a".repeat(64)),
         ] {
             assert_eq!(label(host), None, "{host:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_normalised() {
+        let mut buf = [0; MAX_NAME];
+        assert_eq!(
+            normalize_host(b"WWW.Example.COM.:443", &mut buf),
+            Some("www.example.com")
+        );
+        for bad in ["a..b", ".a", "a b", "[::1]", "a:b"] {
+            assert_eq!(normalize_host(bad.as_bytes(), &mut buf), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn custom_domains_are_checked() {
+        use DomainPattern::*;
+        let p = |s| parse_custom_domain(s, "paas.test");
+        assert_eq!(p("WWW.Example.com."), Ok(Exact("www.example.com".into())));
+        assert_eq!(p("*.example.com"), Ok(Wildcard("example.com".into())));
+        for bad in [
+            "",
+            "*.",
+            "*.com",
+            "a.*.example.com",
+            "10.0.0.1",
+            "paas.test",
+            "x.paas.test",
+            "*.paas.test",
+            "exa mple.com",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
         }
     }
 

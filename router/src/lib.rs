@@ -1,19 +1,56 @@
 //! paas-router: the HTTP reverse proxy in front of every app.
 //!
-//! Requests for `APP.DOMAIN` go to one of the app's running web processes (round robin, with a
-//! retry on the next process when a connection cannot be made). The route table is immutable and
+//! Requests for `APP.DOMAIN` and for the apps' custom domains go to one of the app's running
+//! processes, over pooled keep-alive connections; a request that could not be sent to one
+//! process is retried on the next. The route table and the certificates are immutable and
 //! swapped whole, so the request path never takes a lock.
+//!
+//! # What the controller drives
+//!
+//! - **Routes**: [`Router::replace_routes`] with `app name -> `[`AppRoute`] on every change
+//!   (or [`Router::set_route`] for one app). An [`AppRoute`] holds the app's processes
+//!   ([`Backend`]: address, release, `web.1`), an optional [`Canary`] (a second release's
+//!   processes and a 0-100 weight, sticky per client by the `paas_canary` cookie),
+//!   `maintenance` (503 page without touching the app), custom `domains` (`www.example.com`,
+//!   `*.example.com`; unique across apps), [`Timeouts`] (connect 5 s, response head 30 s,
+//!   idle body 55 s), `max_body_bytes` (413), `redirect_https` and [`Balance`]. Problems are
+//!   returned and logged, the rest applies. [`validate_domain`] checks a domain before it is
+//!   stored. The older [`Router::replace`] (name -> addresses) still works.
+//! - **Certificates**: [`Router::set_certificates`] with every [`CertEntry`] (PEM chain and
+//!   key) on every change; handshakes pick by SNI (exact name, then wildcard, then the
+//!   self-signed `*.DOMAIN` fallback). [`validate_certificate`] is what `certs:add` should run
+//!   (key matches, valid now, covers the app's domains) and [`inspect_certificate`] describes
+//!   one ([`CertInfo`]: names, validity, subject, issuer).
+//! - **Access log**: [`Router::access_log`] subscribes to [`AccessLogLine`]s (`app`, and a
+//!   line in the Heroku router's style) for the app log stream (source `router`). Lines are
+//!   dropped, never waited for, when nobody listens or a subscriber lags.
+//! - **Listeners**: [`serve`] (HTTP), [`serve_tls`] (HTTPS, HTTP/2 by ALPN), [`serve_metrics`]
+//!   (Prometheus text at `/metrics`, off unless started), each until its shutdown future
+//!   resolves. [`Router::set_settings`] changes client limits ([`RouterSettings`]: header read
+//!   timeout, max header size, HTTP/2 streams, shutdown grace, HTTPS port in redirects).
 
+mod access_log;
 mod balance;
 mod body;
+mod canary;
 mod error;
+mod forward;
 mod headers;
 mod host;
+mod metrics;
 mod pages;
 mod proxy;
+mod route;
+mod router;
 mod server;
 mod table;
+mod tls;
+mod upgrade;
+mod upstream;
 
+pub use access_log::AccessLogLine;
 pub use error::RouterError;
-pub use server::serve;
-pub use table::{Router, DEFAULT_UPSTREAM_TIMEOUT};
+pub use route::{AppRoute, Backend, Balance, Canary, Timeouts};
+pub use router::{validate_domain, Router, RouterSettings};
+pub use server::{serve, serve_metrics, serve_tls};
+pub use tls::{inspect_certificate, validate_certificate, CertEntry, CertInfo};

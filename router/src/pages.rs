@@ -4,15 +4,11 @@
 use std::fmt::Write;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{Response, StatusCode};
-use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 
+use crate::body::ResponseBody;
 use crate::headers::X_REQUEST_ID;
-
-/// What the router answers with: a backend's streamed body or one of these pages.
-pub(crate) type ResponseBody = Either<Incoming, Full<Bytes>>;
 
 /// The Host names no app (or cannot name one at all).
 pub(crate) fn no_such_app(host: Option<&str>, request_id: &HeaderValue) -> Response<ResponseBody> {
@@ -67,6 +63,65 @@ pub(crate) fn gateway_timeout(
     )
 }
 
+/// The app is in maintenance mode.
+pub(crate) fn maintenance(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let message = format!(
+        "{} is down for maintenance and will be back shortly.",
+        escape(app)
+    );
+    let mut response = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Down for maintenance",
+        &message,
+        request_id,
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
+    response
+}
+
+/// The request body is over the app's limit.
+pub(crate) fn too_large(app: &str, limit: u64, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let message = format!(
+        "{} accepts request bodies of at most {limit} bytes.",
+        escape(app)
+    );
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request body too large",
+        &message,
+        request_id,
+    )
+}
+
+/// The client went silent in the middle of its request body.
+pub(crate) fn request_timeout(
+    idle: std::time::Duration,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let message = format!(
+        "The request body stopped arriving for {:.1} seconds.",
+        idle.as_secs_f64()
+    );
+    page(
+        StatusCode::REQUEST_TIMEOUT,
+        "Request timeout",
+        &message,
+        request_id,
+    )
+}
+
+/// The same URL over HTTPS (308 keeps the method and body).
+pub(crate) fn redirect(location: HeaderValue, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(Bytes::new()));
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, location);
+    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    response
+}
+
 /// `message` must already be HTML.
 fn page(
     status: StatusCode,
@@ -84,7 +139,7 @@ fn page(
          <body><h1>{title}</h1>\n<p>{message}</p>\n<p class=\"id\">Request ID: {id}</p>\
          </body></html>\n"
     );
-    let mut response = Response::new(Either::Right(Full::new(Bytes::from(html))));
+    let mut response = Response::new(ResponseBody::full(Bytes::from(html)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -121,15 +176,12 @@ mod tests {
         let response = no_such_app(Some("<b>x</b>.paas.test"), &id);
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["x-request-id"], "abc123abc123");
-        let Either::Right(body) = response.into_body() else {
-            panic!("a page has a full body")
-        };
-        let body = futures_body(body);
+        let body = futures_body(response.into_body());
         assert!(body.contains("&lt;b&gt;x&lt;/b&gt;.paas.test"), "{body}");
         assert!(body.contains("Request ID: abc123abc123"), "{body}");
     }
 
-    fn futures_body(body: Full<Bytes>) -> String {
+    fn futures_body(body: ResponseBody) -> String {
         use hyper::body::Body;
         let mut body = std::pin::pin!(body);
         let waker = std::task::Waker::noop();

@@ -1,22 +1,25 @@
-//! One request: find the app, forward to a backend, stream the answer back.
+//! One request: find the app, decide who answers, forward, stream the answer back.
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use http::header::{HeaderMap, HeaderValue, HOST};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri, Version};
-use http_body_util::Either;
+use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, SET_COOKIE};
+use http::uri::{Authority, PathAndQuery};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::{Body, Incoming};
-use tracing::{debug, warn, Level};
+use tracing::debug;
 
-use crate::balance::{self, Candidates};
-use crate::body::{ProxyBody, Reclaimable};
+use crate::access_log::{Failure, LogCtx};
+use crate::body::{Finish, ProxyBody, ResponseBody};
+use crate::forward::{forward, Forwarded};
 use crate::headers::{self, ClientInfo};
 use crate::host;
-use crate::pages::{self, ResponseBody};
-use crate::table::{AppEntry, Backend, Router};
+use crate::pages;
+use crate::router::Router;
+use crate::table::AppEntry;
+use crate::{canary, upgrade};
 
 /// Per client connection: built once when it is accepted.
 pub(crate) struct ConnCtx {
@@ -24,79 +27,203 @@ pub(crate) struct ConnCtx {
     pub(crate) client: ClientInfo,
 }
 
-#[derive(Debug)]
-enum ForwardError {
-    Upstream(hyper_util::client::legacy::Error),
-    /// The request target cannot be sent on (e.g. `OPTIONS *`).
-    Target(http::Error),
-    NoBackends,
-}
-
 pub(crate) async fn handle(
     ctx: Arc<ConnCtx>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
     let router = &*ctx.router;
     let request_id = headers::request_id(req.headers());
-    // Only pay for what the debug log needs when it is on.
-    let log = tracing::enabled!(Level::DEBUG)
-        .then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
 
-    let mut label_buf = [0u8; host::MAX_LABEL];
-    let label =
-        request_host(&req).and_then(|h| host::app_label(h, router.domain(), &mut label_buf));
-    let Some(label) = label else {
+    let mut host_buf = [0u8; host::MAX_NAME];
+    let host = request_host(&req).and_then(|h| host::normalize_host(h, &mut host_buf));
+    let entry = host.and_then(|h| router.table().resolve(h, router.domain()).cloned());
+    let Some(entry) = entry else {
+        router.metrics.unknown_host.fetch_add(1, Relaxed);
         debug!(request_id = ?request_id, host = ?req.headers().get(HOST), "no app at host");
-        return Ok(pages::no_such_app(None, &request_id));
+        return Ok(pages::no_such_app(host, &request_id));
     };
-    let Some(entry) = router.lookup(label) else {
-        debug!(request_id = ?request_id, app = label, "unknown app");
-        let host = format!("{label}.{}", router.domain());
-        return Ok(pages::no_such_app(Some(&host), &request_id));
+    let host = host.unwrap_or_default();
+    // Only pay for the access log line when someone reads it.
+    let log = (router.access_log.receiver_count() > 0).then(|| {
+        Box::new(LogCtx {
+            sender: router.access_log.clone(),
+            method: req.method().clone(),
+            path: req
+                .uri()
+                .path_and_query()
+                .map_or("/", PathAndQuery::as_str)
+                .to_owned(),
+            host: host.to_owned(),
+            request_id: request_id.clone(),
+            fwd: ctx.client.ip.clone(),
+            protocol: ctx.client.protocol(),
+        })
+    });
+    let mut finish = Finish {
+        entry: None,
+        in_flight: None,
+        conn: None,
+        started,
+        connect: Duration::ZERO,
+        status: 0,
+        failure: None,
+        log,
     };
-    if entry.backends.is_empty() {
-        debug!(request_id = ?request_id, app = label, "app has no web processes");
-        return Ok(pages::no_web_processes(&entry.name, &request_id));
+    let route = &entry.route;
+
+    if route.maintenance {
+        let page = pages::maintenance(&entry.name, &request_id);
+        return Ok(finished(page, entry, finish, Some(Failure::Maintenance)));
+    }
+    if route.redirect_https && !ctx.client.tls {
+        let page = redirect_to_https(router, host, req.uri(), &request_id);
+        return Ok(finished(page, entry, finish, None));
+    }
+    let (pool, cookie) = canary::choose(&entry, req.headers());
+    if pool.upstreams.is_empty() {
+        let page = pages::no_web_processes(&entry.name, &request_id);
+        return Ok(finished(page, entry, finish, Some(Failure::NoProcesses)));
+    }
+    if let Some(limit) = route.max_body_bytes {
+        if declared_length(req.headers()).is_some_and(|n| n > limit) {
+            let page = pages::too_large(&entry.name, limit, &request_id);
+            return Ok(finished(page, entry, finish, Some(Failure::BodyTooLarge)));
+        }
     }
 
-    let timeout = router.upstream_timeout();
-    let forwarded = tokio::time::timeout(timeout, forward(&ctx, &entry, req, &request_id)).await;
-    let (response, backend) = match forwarded {
-        Ok(Ok((response, backend))) => {
-            let (mut parts, body) = response.into_parts();
-            headers::prepare_response(&mut parts.headers, &request_id);
-            parts.version = Version::HTTP_11;
-            (
-                Response::from_parts(parts, Either::Left(body)),
-                Some(backend.addr),
-            )
+    let upgrade = (req.version() == Version::HTTP_11)
+        .then(|| upgrade::requested(req.headers()))
+        .flatten();
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let outgoing = outgoing_request(&ctx.client, req, &request_id, upgrade.clone(), route);
+
+    let timeout = route.timeouts.response;
+    let mut tried = None;
+    let forwarded = tokio::time::timeout(
+        timeout.saturating_sub(started.elapsed()),
+        forward(router, &entry, pool, outgoing, &mut tried),
+    )
+    .await;
+    let Forwarded {
+        response,
+        in_flight,
+        sender,
+        connect,
+    } = match forwarded {
+        Ok(Ok(forwarded)) => forwarded,
+        Ok(Err(failure)) => {
+            debug!(request_id = ?request_id, app = %entry.name, ?failure, "no answer from the app");
+            let page = match failure {
+                Failure::BodyTooLarge => pages::too_large(
+                    &entry.name,
+                    route.max_body_bytes.unwrap_or_default(),
+                    &request_id,
+                ),
+                Failure::ClientIdle => pages::request_timeout(route.timeouts.idle, &request_id),
+                _ => pages::bad_gateway(&entry.name, &request_id),
+            };
+            finish.in_flight = tried.map(crate::upstream::InFlight::new);
+            return Ok(finished(page, entry, finish, Some(failure)));
         }
-        Ok(Err(err)) => {
-            debug!(request_id = ?request_id, app = %entry.name, error = %ErrorChain(&err), "bad gateway");
-            (pages::bad_gateway(&entry.name, &request_id), None)
+        Err(_) => {
+            if let Some(upstream) = tried {
+                upstream.series.upstream_error();
+            }
+            let page = pages::gateway_timeout(&entry.name, timeout, &request_id);
+            finish.in_flight = tried.map(crate::upstream::InFlight::new);
+            return Ok(finished(page, entry, finish, Some(Failure::Timeout)));
         }
-        Err(_) => (
-            pages::gateway_timeout(&entry.name, timeout, &request_id),
-            None,
-        ),
     };
-    if let Some((started, method, uri)) = log {
-        debug!(
-            request_id = ?request_id,
-            app = %entry.name,
-            %method,
-            path = uri.path(),
-            status = response.status().as_u16(),
-            backend = ?backend,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "proxied"
+
+    let (mut parts, body) = response.into_parts();
+    let mut response_upgrade = None;
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let (Some(client), Some(protocol)) = (client_upgrade, upgrade) {
+            response_upgrade = Some((
+                client,
+                parts
+                    .headers
+                    .get(http::header::UPGRADE)
+                    .cloned()
+                    .unwrap_or(protocol),
+            ));
+        }
+    }
+    headers::prepare_response(&mut parts.headers, &request_id);
+    if let Some(cookie) = cookie {
+        parts.headers.append(SET_COOKIE, cookie);
+    }
+    parts.version = Version::HTTP_11;
+    let mut response = Response::from_parts(parts, body);
+    if let Some((client, protocol)) = response_upgrade {
+        upgrade::restore(response.headers_mut(), protocol);
+        let backend = hyper::upgrade::on(&mut response);
+        upgrade::tunnel(
+            client,
+            backend,
+            route.timeouts.idle,
+            Arc::clone(&entry.name),
         );
     }
-    Ok(response)
+    let (parts, body) = response.into_parts();
+    let mut body = ResponseBody::upstream(body, route.timeouts.idle);
+    finish.status = parts.status.as_u16();
+    finish.connect = connect.unwrap_or_default();
+    finish.in_flight = Some(in_flight);
+    // Pooled again only if the body is read to the end (an upgraded one never is).
+    finish.conn = (parts.status != StatusCode::SWITCHING_PROTOCOLS).then_some(sender);
+    finish.entry = Some(entry);
+    body.set_finish(finish);
+    Ok(Response::from_parts(parts, body))
 }
 
-/// The host the request is for: an absolute-form target wins over `Host` (RFC 9112 3.2.2).
-/// Several `Host` headers name nothing.
+/// Attaches the request's bookkeeping to a page the router answers with.
+fn finished(
+    mut page: Response<ResponseBody>,
+    entry: Arc<AppEntry>,
+    mut finish: Finish,
+    failure: Option<Failure>,
+) -> Response<ResponseBody> {
+    finish.status = page.status().as_u16();
+    finish.failure = failure;
+    finish.entry = Some(entry);
+    page.body_mut().set_finish(finish);
+    page
+}
+
+/// The request as the process gets it: origin-form target, hop-by-hop headers replaced by the
+/// forwarding ones.
+fn outgoing_request(
+    client: &ClientInfo,
+    req: Request<Incoming>,
+    request_id: &HeaderValue,
+    upgrade: Option<HeaderValue>,
+    route: &crate::route::AppRoute,
+) -> Request<ProxyBody> {
+    let (mut parts, body) = req.into_parts();
+    if let Some(authority) = parts.uri.authority() {
+        set_host(&mut parts.headers, authority);
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    parts.uri = Uri::from(path);
+    parts.version = Version::HTTP_11;
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::add_forwarded(&mut parts.headers, client, request_id);
+    if let Some(protocol) = upgrade {
+        upgrade::restore(&mut parts.headers, protocol);
+    }
+    let body = (!body.is_end_stream()).then_some(body);
+    let body = ProxyBody::new(body, route.max_body_bytes, route.timeouts.idle);
+    Request::from_parts(parts, body)
+}
+
+/// The host the request is for: an absolute-form target (or HTTP/2 `:authority`) wins over
+/// `Host` (RFC 9112 3.2.2). Several `Host` headers name nothing.
 fn request_host(req: &Request<Incoming>) -> Option<&[u8]> {
     if let Some(authority) = req.uri().authority() {
         return Some(authority.host().as_bytes());
@@ -106,88 +233,27 @@ fn request_host(req: &Request<Incoming>) -> Option<&[u8]> {
     hosts.next().is_none().then_some(host.as_bytes())
 }
 
-/// Sends the request to the app's backends in turn until one connects, and returns its
-/// response head. Only a failed connect moves on: then nothing of the request has been sent.
-async fn forward<'e>(
-    ctx: &ConnCtx,
-    entry: &'e AppEntry,
-    req: Request<Incoming>,
-    request_id: &HeaderValue,
-) -> Result<(Response<Incoming>, &'e Backend), ForwardError> {
-    let router = &*ctx.router;
-    let (parts, body) = req.into_parts();
-    let http::request::Parts {
-        method,
-        uri,
-        mut headers,
-        ..
-    } = parts;
-    if let Some(authority) = uri.authority() {
-        set_host(&mut headers, authority);
-    }
-    let path = uri
-        .into_parts()
-        .path_and_query
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    headers::strip_hop_by_hop(&mut headers);
-    headers::add_forwarded(&mut headers, &ctx.client, request_id);
-
-    let has_body = !body.is_end_stream();
-    let mut pending = has_body.then_some(body);
-    let mut candidates = Candidates::new(entry, || router.now_ms()).peekable();
-    let mut last_error = ForwardError::NoBackends;
-    while let Some(backend) = candidates.next() {
-        let is_last = candidates.peek().is_none();
-        // The last attempt takes the headers; earlier ones need a copy in case they fail.
-        let attempt_headers = if is_last {
-            std::mem::take(&mut headers)
-        } else {
-            headers.clone()
-        };
-        let mut reclaim = None;
-        let body = match pending.take() {
-            None => ProxyBody::Empty,
-            Some(body) if is_last => ProxyBody::Stream(body),
-            Some(body) => {
-                let (body, rx) = Reclaimable::new(body);
-                reclaim = Some(rx);
-                ProxyBody::Reclaimable(body)
-            }
-        };
-        let mut attempt = Request::new(body);
-        *attempt.method_mut() = method.clone();
-        *attempt.uri_mut() =
-            backend_uri(&backend.authority, &path).map_err(ForwardError::Target)?;
-        *attempt.headers_mut() = attempt_headers;
-
-        match router.client.request(attempt).await {
-            Ok(response) => return Ok((response, backend)),
-            Err(err) if err.is_connect() => {
-                if balance::mark_down(backend, router.now_ms()) {
-                    warn!(app = %entry.name, backend = %backend.addr, error = %ErrorChain(&err),
-                        "cannot connect to backend; trying others first for a while");
-                }
-                last_error = ForwardError::Upstream(err);
-                if has_body {
-                    // The body comes back only if it was never read, i.e. nothing was sent.
-                    match reclaim.and_then(|mut rx| rx.try_recv().ok()) {
-                        Some(body) => pending = Some(body),
-                        None => return Err(last_error),
-                    }
-                }
-            }
-            Err(err) => return Err(ForwardError::Upstream(err)),
-        }
-    }
-    Err(last_error)
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-fn backend_uri(authority: &Authority, path: &PathAndQuery) -> Result<Uri, http::Error> {
-    Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path.clone())
-        .build()
+fn redirect_to_https(
+    router: &Router,
+    host: &str,
+    uri: &Uri,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let port = router.https_port(&router.current_settings());
+    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let location = if port == 443 {
+        format!("https://{host}{path}")
+    } else {
+        format!("https://{host}:{port}{path}")
+    };
+    match HeaderValue::try_from(location) {
+        Ok(location) => pages::redirect(location, request_id),
+        Err(_) => pages::no_such_app(Some(host), request_id),
+    }
 }
 
 fn set_host(headers: &mut HeaderMap, authority: &Authority) {
@@ -199,30 +265,3 @@ fn set_host(headers: &mut HeaderMap, authority: &Authority) {
         headers.insert(HOST, host);
     }
 }
-
-/// An error with its sources, for logs (hyper's own messages are terse).
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(err) = source {
-            write!(f, ": {err}")?;
-            source = err.source();
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Display for ForwardError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ForwardError::Upstream(err) => ErrorChain(err).fmt(f),
-            ForwardError::Target(err) => write!(f, "request target cannot be forwarded: {err}"),
-            ForwardError::NoBackends => f.write_str("no backends"),
-        }
-    }
-}
-
-impl std::error::Error for ForwardError {}

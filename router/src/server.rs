@@ -1,33 +1,33 @@
-//! The accept loop: HTTP/1.1 with keep-alive to clients, graceful shutdown.
+//! The listeners: plain HTTP/1.1, TLS (HTTP/1.1 or HTTP/2 by ALPN), and metrics; each with
+//! graceful shutdown.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
-use hyper::server::conn::http1;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
 
+use crate::body::ResponseBody;
 use crate::error::RouterError;
 use crate::headers::ClientInfo;
 use crate::proxy::{self, ConnCtx};
-use crate::table::Router;
+use crate::router::{Router, RouterSettings};
 
-/// A client must send a whole request head within this (slowloris guard; also closes idle
-/// keep-alive connections).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// On shutdown, requests in flight get this long to finish before their connections are cut.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Serves apps on `listener` until `shutdown` resolves, then lets requests in flight finish
-/// (for up to 10 s) and returns.
+/// Serves apps over plain HTTP/1.1 on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish (for up to [`RouterSettings::shutdown_grace`]) and returns.
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
@@ -35,15 +35,182 @@ pub async fn serve(
 ) -> Result<(), RouterError> {
     let local = listener.local_addr().map_err(RouterError::LocalAddr)?;
     let port = HeaderValue::from(local.port());
+    info!(addr = %local, domain = router.domain(), "router listening (HTTP)");
+    let grace = router.current_settings().shutdown_grace;
+    accept_loop(listener, shutdown, grace, move |stream, peer, stop| {
+        let settings = router.current_settings();
+        let ctx = Arc::new(ConnCtx {
+            router: Arc::clone(&router),
+            client: ClientInfo::new(peer.ip(), port.clone(), false),
+        });
+        async move { serve_h1(TokioIo::new(stream), ctx, &settings, stop).await }
+    })
+    .await;
+    Ok(())
+}
+
+/// Serves apps over TLS on `listener`: the certificate by SNI (see
+/// [`Router::set_certificates`]), HTTP/2 or HTTP/1.1 as the client offers by ALPN. Returns
+/// after `shutdown` like [`serve`].
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RouterError> {
+    let local = listener.local_addr().map_err(RouterError::LocalAddr)?;
+    let port = HeaderValue::from(local.port());
+    router.tls_port.store(local.port(), Ordering::Relaxed);
+    let acceptor = TlsAcceptor::from(router.certs.config());
+    info!(addr = %local, domain = router.domain(), "router listening (HTTPS)");
+    let grace = router.current_settings().shutdown_grace;
+    accept_loop(listener, shutdown, grace, move |stream, peer, stop| {
+        let settings = router.current_settings();
+        let ctx = Arc::new(ConnCtx {
+            router: Arc::clone(&router),
+            client: ClientInfo::new(peer.ip(), port.clone(), true),
+        });
+        let acceptor = acceptor.clone();
+        async move {
+            // The handshake is bounded like a request head: no slow clients holding sockets.
+            let handshake =
+                tokio::time::timeout(settings.header_read_timeout, acceptor.accept(stream)).await;
+            let tls = match handshake {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => return debug!(%peer, error = %err, "TLS handshake failed"),
+                Err(_) => return debug!(%peer, "TLS handshake timed out"),
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let io = TokioIo::new(tls);
+            if h2 {
+                serve_h2(io, ctx, &settings, stop).await;
+            } else {
+                serve_h1(io, ctx, &settings, stop).await;
+            }
+        }
+    })
+    .await;
+    Ok(())
+}
+
+/// Serves the router's metrics in the Prometheus text format at `/metrics` on `listener`
+/// (keep it off the public network). Returns after `shutdown`.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RouterError> {
+    let local = listener.local_addr().map_err(RouterError::LocalAddr)?;
+    info!(addr = %local, "router metrics listening");
+    accept_loop(
+        listener,
+        shutdown,
+        Duration::from_secs(1),
+        move |stream, _, _| {
+            let router = Arc::clone(&router);
+            async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let router = Arc::clone(&router);
+                    async move { Ok::<_, std::convert::Infallible>(metrics_response(&router, &req)) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                if let Err(err) = conn.await {
+                    debug!(error = %err, "metrics connection ended with an error");
+                }
+            }
+        },
+    )
+    .await;
+    Ok(())
+}
+
+fn metrics_response(router: &Router, req: &Request<Incoming>) -> Response<ResponseBody> {
+    let (status, body) = if req.uri().path() == "/metrics" {
+        (StatusCode::OK, router.metrics_text())
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "metrics are at /metrics\n".to_owned(),
+        )
+    };
+    let mut response = Response::new(ResponseBody::full(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn serve_h1<I>(
+    io: I,
+    ctx: Arc<ConnCtx>,
+    settings: &RouterSettings,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
+        .header_read_timeout(settings.header_read_timeout)
+        .max_header_size(settings.max_header_bytes)
+        .max_headers(settings.max_headers);
+    let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
+    let conn = http.serve_connection(io, service).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        debug!(error = %err, "client connection ended with an error");
+    }
+}
+
+async fn serve_h2<I>(
+    io: I,
+    ctx: Arc<ConnCtx>,
+    settings: &RouterSettings,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut http = http2::Builder::new(TokioExecutor::new());
+    http.timer(TokioTimer::new())
+        .max_concurrent_streams(settings.http2_max_streams)
+        .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
+    let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
+    let conn = http.serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        debug!(error = %err, "HTTP/2 client connection ended with an error");
+    }
+}
+
+/// Accepts until `shutdown`, running `on_conn` for each connection in its own task; then
+/// tells the connections to finish (the `watch` flips) and gives them `grace` to do so.
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+    mut on_conn: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    info!(addr = %local, domain = router.domain(), "router listening");
-
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -60,32 +227,25 @@ pub async fn serve(
         };
         // Proxied responses are often small; do not let Nagle hold them back.
         let _ = stream.set_nodelay(true);
-        let ctx = Arc::new(ConnCtx {
-            router: Arc::clone(&router),
-            client: ClientInfo::new(peer.ip(), port.clone()),
-        });
-        let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        connections.spawn(async move {
-            if let Err(err) = conn.await {
-                debug!(%peer, error = %err, "client connection ended with an error");
-            }
-        });
+        connections.spawn(on_conn(stream, peer, stop_rx.clone()));
     }
-
     drop(listener);
     info!(
         connections = connections.len(),
-        "router stopping; finishing requests in flight"
+        "listener stopping; finishing requests in flight"
     );
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            warn!(connections = connections.len(), "requests still running at shutdown are cut off");
-        }
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            connections = connections.len(),
+            "requests still running at shutdown are cut off"
+        );
     }
     connections.shutdown().await;
-    Ok(())
 }
 
 async fn accept_failed(err: io::Error) {

@@ -2,6 +2,8 @@
 
 mod logs;
 mod observe;
+mod run;
+mod task;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use bollard::query_parameters::{
 use bollard::{Docker, API_DEFAULT_VERSION};
 use rand::Rng;
 
-use crate::runtime::{LogStream, Process, ProcessSpec, Runtime};
+use crate::runtime::{Exit, LogStream, Process, ProcessSpec, Runtime};
 use crate::{labels, RuntimeError};
 
 /// Seconds bollard waits for an engine's response headers. Long enough for a `stop` with a
@@ -94,7 +96,7 @@ impl DockerRuntime {
             .list_containers(Some(options))
             .await
             .map_err(engine)?;
-        Ok(observe::processes(containers).await)
+        Ok(observe::processes(&self.docker, containers).await)
     }
 
     fn container_name(&self, spec: &ProcessSpec) -> String {
@@ -148,6 +150,7 @@ impl Runtime for DockerRuntime {
             (labels::RELEASE.to_owned(), spec.release.to_string()),
             (labels::PROCESS.to_owned(), spec.process_type.clone()),
             (labels::INDEX.to_owned(), spec.index.to_string()),
+            (labels::RESTARTS.to_owned(), spec.restarts.to_string()),
         ]);
         if let Some(port) = port {
             container_labels.insert(labels::PORT.to_owned(), port.to_string());
@@ -174,6 +177,10 @@ impl Runtime for DockerRuntime {
                 // stop within the grace period instead of being killed at its end.
                 init: Some(true),
                 network_mode: Some("bridge".to_owned()),
+                memory: spec.limits.memory_bytes,
+                // No swap beyond the limit, so exceeding it is an OOM kill, not a crawl.
+                memory_swap: spec.limits.memory_bytes,
+                nano_cpus: spec.limits.nano_cpus,
                 ..Default::default()
             }),
             ..Default::default()
@@ -272,6 +279,35 @@ impl Runtime for DockerRuntime {
             Err(e) => return Err(engine(e)),
         }
         Ok(logs::stream(&self.docker, process, tail, follow))
+    }
+
+    async fn run_task(
+        &self,
+        spec: &ProcessSpec,
+        timeout: Duration,
+        output: tokio::sync::mpsc::Sender<String>,
+    ) -> Result<Exit, RuntimeError> {
+        task::run(self, spec, timeout, output).await
+    }
+
+    async fn create_one_off(
+        &self,
+        spec: &ProcessSpec,
+        mode: crate::OneOffMode,
+    ) -> Result<Process, RuntimeError> {
+        run::create(self, spec, mode).await
+    }
+
+    async fn attach(&self, id: &str) -> Result<crate::Attachment, RuntimeError> {
+        run::attach(self, id).await
+    }
+
+    async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        run::resize(self, id, cols, rows).await
+    }
+
+    async fn wait(&self, id: &str) -> Result<crate::Exit, RuntimeError> {
+        run::wait(self, id).await
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError> {

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod error;
+pub mod health;
 pub mod reconcile;
 pub mod runtime;
 
@@ -11,7 +12,8 @@ pub use error::RuntimeError;
 pub use reconcile::{
     plan, reconcile_app, Desired, DesiredProcess, Plan, ReconcileOptions, ReconcileReport,
 };
-pub use runtime::{LogLine, LogStream, Process, ProcessSpec, ProcessState, Runtime};
+pub use runtime::{Attachment, OneOffMode, Output, OutputStream, ONE_OFF};
+pub use runtime::{Exit, Limits, LogLine, LogStream, Process, ProcessSpec, ProcessState, Runtime};
 
 /// Labels on every container paas runs; the scheduler finds its containers by them, never by memory.
 pub mod labels {
@@ -25,9 +27,13 @@ pub mod labels {
     pub const PROCESS: &str = "paas.process";
     /// The process index within its type, 1-based: `web.2` has index `2`.
     pub const INDEX: &str = "paas.index";
+    /// How often the slot's process was restarted after crashing.
+    pub const RESTARTS: &str = "paas.restarts";
     /// The port a web process listens on inside its container (`PORT`); absent when it listens on
     /// none. Kept in a label because the engine's container list does not show the environment.
     pub const PORT: &str = "paas.port";
     /// The Procfile command, when the process runs one instead of the image's default.
     pub const COMMAND: &str = "paas.command";
+    /// On one-off processes (`paas run`), which no formation owns: `attached` or `detached`.
+    pub const ONE_OFF: &str = "paas.oneoff";
 }

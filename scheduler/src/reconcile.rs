@@ -2,15 +2,16 @@
 
 mod plan;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use futures_util::StreamExt;
 
-pub use plan::{plan, Plan};
+pub use plan::{backoff, plan, Plan, ONE_OFF_TYPES};
 
-use crate::runtime::{Process, ProcessState, Runtime};
+use crate::health::{http_status, is_healthy, HealthCheck};
+use crate::runtime::{Limits, Process, ProcessState, Runtime};
 use crate::RuntimeError;
 
 /// One process type of the formation.
@@ -19,6 +20,9 @@ pub struct DesiredProcess {
     pub quantity: u32,
     /// The Procfile command; `None` runs the image's default.
     pub command: Option<String>,
+    pub limits: Limits,
+    /// Checked on new web processes before they take traffic.
+    pub health: HealthCheck,
 }
 
 /// What one app should run: its current release at its formation.
@@ -32,6 +36,25 @@ pub struct Desired {
     pub env: BTreeMap<String, String>,
     /// Process type -> quantity and command.
     pub processes: BTreeMap<String, DesiredProcess>,
+    /// Processes (container ids) to replace even though they match: a restart, done like a
+    /// deploy (new process up first, then the old one retired).
+    pub replace: BTreeSet<String>,
+}
+
+/// Told when new processes are up and old ones are about to be retired, so traffic moves to
+/// `release`'s processes, less the `retiring` ones, before those stop (the router's table is
+/// swapped here).
+#[async_trait::async_trait]
+pub trait Switchover: Send + Sync {
+    async fn switch(&self, app: &str, release: i64, retiring: &[Process]);
+}
+
+/// For callers with no router to tell.
+pub struct NoSwitchover;
+
+#[async_trait::async_trait]
+impl Switchover for NoSwitchover {
+    async fn switch(&self, _app: &str, _release: i64, _retiring: &[Process]) {}
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +65,18 @@ pub struct ReconcileOptions {
     pub boot_timeout: Duration,
     /// SIGTERM to SIGKILL when removing a process.
     pub stop_grace_secs: u32,
+    /// After traffic moved to new processes: time for requests in flight on the old ones to
+    /// finish before those are stopped.
+    pub drain: Duration,
 }
 
 impl Default for ReconcileOptions {
     fn default() -> Self {
         ReconcileOptions {
             port: 5000,
-            boot_timeout: Duration::from_secs(30),
-            stop_grace_secs: 10,
+            boot_timeout: Duration::from_secs(60),
+            stop_grace_secs: 30,
+            drain: Duration::from_secs(1),
         }
     }
 }
@@ -87,6 +114,17 @@ pub async fn reconcile_app(
     desired: Option<&Desired>,
     opts: &ReconcileOptions,
 ) -> Result<ReconcileReport, RuntimeError> {
+    reconcile_app_with(rt, app, desired, opts, &NoSwitchover).await
+}
+
+/// [`reconcile_app`], telling `switchover` once new processes are up, before old ones go.
+pub async fn reconcile_app_with(
+    rt: &dyn Runtime,
+    app: &str,
+    desired: Option<&Desired>,
+    opts: &ReconcileOptions,
+    switchover: &dyn Switchover,
+) -> Result<ReconcileReport, RuntimeError> {
     if let Some(d) = desired.filter(|d| d.app != app) {
         return Err(RuntimeError::Invalid(format!(
             "desired state for {} passed to reconcile {app}",
@@ -94,7 +132,15 @@ pub async fn reconcile_app(
         )));
     }
     let running = rt.list(Some(app)).await?;
-    let plan = plan(desired, &running, opts);
+    let plan = plan(desired, &running, opts, chrono::Utc::now());
+    let health: HashMap<&str, &HealthCheck> = desired
+        .map(|d| {
+            d.processes
+                .iter()
+                .map(|(t, p)| (t.as_str(), &p.health))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut report = ReconcileReport::default();
 
     let starts = join_all(plan.start.iter().map(|spec| async move {
@@ -137,7 +183,7 @@ pub async fn reconcile_app(
         }
     }
 
-    let failures = wait_up(rt, app, pending, opts).await?;
+    let failures = wait_up(rt, app, pending, &health, opts).await?;
     let broken: Vec<Process> = failures.iter().map(|(p, _)| p.clone()).collect();
     for (p, reason) in failures {
         tracing::warn!(app, process = %label(&p), %reason, "did not come up");
@@ -153,7 +199,11 @@ pub async fn reconcile_app(
                 "new processes failed: the old ones keep running"
             );
         }
-    } else {
+    } else if !plan.retire.is_empty() {
+        if let Some(d) = desired {
+            switchover.switch(app, d.release, &plan.retire).await;
+        }
+        tokio::time::sleep(opts.drain).await;
         remove_all(rt, &plan.retire, opts, &mut report).await;
     }
     Ok(report)
@@ -188,10 +238,67 @@ async fn remove_all(
 async fn wait_up(
     rt: &dyn Runtime,
     app: &str,
-    mut pending: Vec<(Process, Instant)>,
+    pending: Vec<(Process, Instant)>,
+    health: &HashMap<&str, &HealthCheck>,
     opts: &ReconcileOptions,
 ) -> Result<Vec<(Process, String)>, RuntimeError> {
+    let (up, mut failed) = wait_listening(rt, app, pending, opts).await?;
+    let checks = join_all(up.into_iter().map(|(p, since)| async move {
+        let check = health.get(p.process_type.as_str()).copied();
+        let verdict = match (check, p.addr) {
+            (Some(check), Some(addr)) if check.path.is_some() => {
+                passes(addr, check, since, opts).await
+            }
+            _ => Ok(()),
+        };
+        (p, verdict)
+    }))
+    .await;
+    for (p, verdict) in checks {
+        if let Err(reason) = verdict {
+            failed.push((p, reason));
+        }
+    }
+    Ok(failed)
+}
+
+/// The HTTP health check, retried every `interval` until it passes, fails `attempts` times,
+/// or the boot timeout (counted from the start) runs out.
+async fn passes(
+    addr: std::net::SocketAddr,
+    check: &HealthCheck,
+    since: Instant,
+    opts: &ReconcileOptions,
+) -> Result<(), String> {
+    let path = check.path.as_deref().unwrap_or("/");
+    let mut failures = 0;
+    loop {
+        let last = match http_status(addr, path, check.timeout).await {
+            Ok(status) if is_healthy(status) => return Ok(()),
+            Ok(status) => format!("answered {status}"),
+            Err(e) => e,
+        };
+        failures += 1;
+        if failures >= check.attempts.max(1) || since.elapsed() >= opts.boot_timeout {
+            return Err(format!(
+                "health check GET {path} failed {failures} times (last: {last})"
+            ));
+        }
+        tokio::time::sleep(check.interval).await;
+    }
+}
+
+/// Waits for each process to accept connections (web) or keep running (others); returns the
+/// ones that did, with their start time, and the ones that failed, with the reason.
+#[allow(clippy::type_complexity)]
+async fn wait_listening(
+    rt: &dyn Runtime,
+    app: &str,
+    mut pending: Vec<(Process, Instant)>,
+    opts: &ReconcileOptions,
+) -> Result<(Vec<(Process, Instant)>, Vec<(Process, String)>), RuntimeError> {
     let mut failed = Vec::new();
+    let mut up = Vec::new();
     while !pending.is_empty() {
         let now: HashMap<String, Process> = rt
             .list(Some(app))
@@ -210,7 +317,10 @@ async fn wait_up(
                     failed.push((p, format!("exited before coming up{output}")));
                 }
                 Some(ProcessState::Up)
-                    if listens || since.elapsed() >= MIN_RUN.min(opts.boot_timeout) => {}
+                    if listens || since.elapsed() >= MIN_RUN.min(opts.boot_timeout) =>
+                {
+                    up.push((p, since));
+                }
                 Some(_) if since.elapsed() >= opts.boot_timeout => {
                     let secs = opts.boot_timeout.as_secs_f32();
                     let reason = match p.addr {
@@ -219,7 +329,8 @@ async fn wait_up(
                         }
                         None => format!("did not start within {secs}s"),
                     };
-                    failed.push((p, reason));
+                    let output = last_output(rt, &p).await;
+                    failed.push((p, format!("{reason}{output}")));
                 }
                 Some(_) => still.push((p, since)),
             }
@@ -229,7 +340,7 @@ async fn wait_up(
             tokio::time::sleep(POLL).await;
         }
     }
-    Ok(failed)
+    Ok((up, failed))
 }
 
 /// The last lines a failed process printed, so the report says why a release is broken.

@@ -3,8 +3,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
+use tokio::io::AsyncWrite;
 
 use crate::RuntimeError;
 
@@ -22,6 +24,27 @@ pub struct ProcessSpec {
     pub env: BTreeMap<String, String>,
     /// The port the process listens on inside the container (`PORT`), for web processes.
     pub port: Option<u16>,
+    /// How often this slot's process was restarted after crashing (kept on the container, so
+    /// the backoff survives a daemon restart).
+    pub restarts: u32,
+    pub limits: Limits,
+}
+
+/// Resource limits of one process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: Option<i64>,
+    /// CPUs in billionths (`0.5` CPU = 500_000_000).
+    pub nano_cpus: Option<i64>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: i64,
+    /// The kernel killed it for using more memory than its limit.
+    pub oom_killed: bool,
+    pub finished_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +84,10 @@ pub struct Process {
     pub addr: Option<SocketAddr>,
     pub command: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// See [`ProcessSpec::restarts`].
+    pub restarts: u32,
+    /// For a crashed process: how it ended.
+    pub exit: Option<Exit>,
 }
 
 impl Process {
@@ -80,6 +107,38 @@ pub struct LogLine {
 
 pub type LogStream = Pin<Box<dyn Stream<Item = LogLine> + Send>>;
 
+/// The process type of one-off processes (`paas run`): `run.1`, `run.2`, ... They belong to
+/// whoever started them, never to the formation, so the reconcile loop leaves them alone.
+pub const ONE_OFF: &str = "run";
+
+/// How a one-off process is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneOffMode {
+    /// Created now, started by [`Runtime::attach`] so that nothing it writes is missed; stdin
+    /// is open, and `tty` gives it a terminal.
+    Attached { tty: bool },
+    /// Started now, without stdin; its output goes to the logs.
+    Detached,
+}
+
+/// A chunk an attached process wrote. With a terminal everything is `Stdout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Bytes),
+    Stderr(Bytes),
+}
+
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<Output, RuntimeError>> + Send>>;
+
+/// Both ends of an attached process.
+pub struct Attachment {
+    /// Ends when the process closes its output (it exited, or the engine let go).
+    pub output: OutputStream,
+    /// The process's stdin. Shutting it down closes the process's stdin (without a terminal;
+    /// with one, end of input is a byte such as ^D, typed into the terminal).
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
 /// The container engine. Docker today; a cluster engine later behind the same trait.
 #[async_trait]
 pub trait Runtime: Send + Sync {
@@ -97,6 +156,46 @@ pub trait Runtime: Send + Sync {
         tail: usize,
         follow: bool,
     ) -> Result<LogStream, RuntimeError>;
+    /// Runs a one-shot task (the release phase) to completion: its output lines go to `output`
+    /// as they come; the container is removed afterwards. A task still running after `timeout`
+    /// is killed and reported as exit code 124.
+    async fn run_task(
+        &self,
+        spec: &ProcessSpec,
+        timeout: std::time::Duration,
+        output: tokio::sync::mpsc::Sender<String>,
+    ) -> Result<Exit, RuntimeError>;
     /// Whether an image exists on the engine.
     async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError>;
+
+    /// Creates a one-off process: `spec.process_type` is [`ONE_OFF`] and `spec.command` the
+    /// command to run. A detached one starts now; an attached one waits for
+    /// [`Runtime::attach`]. Runtimes without one-offs refuse.
+    async fn create_one_off(
+        &self,
+        spec: &ProcessSpec,
+        mode: OneOffMode,
+    ) -> Result<Process, RuntimeError> {
+        let _ = (spec, mode);
+        Err(unsupported())
+    }
+    /// Attaches to a one-off process created with [`OneOffMode::Attached`], then starts it.
+    async fn attach(&self, id: &str) -> Result<Attachment, RuntimeError> {
+        let _ = id;
+        Err(unsupported())
+    }
+    /// Sets the size of a running process's terminal.
+    async fn resize(&self, id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        let _ = (id, cols, rows);
+        Err(unsupported())
+    }
+    /// Waits until a process is not running (at once if it already ended) and says how it ended.
+    async fn wait(&self, id: &str) -> Result<Exit, RuntimeError> {
+        let _ = id;
+        Err(unsupported())
+    }
+}
+
+fn unsupported() -> RuntimeError {
+    RuntimeError::Invalid("this container runtime cannot run one-off processes".into())
 }

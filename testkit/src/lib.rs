@@ -48,11 +48,18 @@ pub struct Platform {
     pub instance: String,
     child: Option<Child>,
     pub token: Option<String>,
+    /// Extra environment for paasd (settings a test needs, e.g. a short boot timeout).
+    env: Vec<(String, String)>,
 }
 
 impl Platform {
     /// Starts paasd and waits until its API answers.
     pub fn start() -> Result<Platform> {
+        Platform::start_with(&[])
+    }
+
+    /// Starts paasd with extra environment (`PAAS_*` settings).
+    pub fn start_with(env: &[(&str, &str)]) -> Result<Platform> {
         let data_dir = tempfile::tempdir()?;
         let instance = format!(
             "test-{}",
@@ -76,6 +83,10 @@ impl Platform {
             instance,
             child: None,
             token: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         p.spawn()?;
         Ok(p)
@@ -95,16 +106,9 @@ impl Platform {
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new(bin("paasd"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
+        let child = paasd_command(self.data_dir.path(), self.api_addr, self.router_addr)
             .env("HOME", self.home.path())
-            .env("PAAS_DATA_DIR", self.data_dir.path())
-            .env("PAAS_API_LISTEN", self.api_addr.to_string())
-            .env("PAAS_ROUTER_LISTEN", self.router_addr.to_string())
-            .env("PAAS_DOMAIN", "localhost")
-            .env("PAAS_RECONCILE_INTERVAL", "2")
-            .env("PAAS_LOG", "info,paas_controller=debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()
@@ -298,9 +302,19 @@ pub fn paasd_command(data_dir: &Path, api: SocketAddr, router: SocketAddr) -> Co
         .env("PAAS_API_LISTEN", api.to_string())
         .env("PAAS_ROUTER_LISTEN", router.to_string())
         .env("PAAS_DOMAIN", "localhost")
+        .env("PAAS_BUILDPACKS_DIR", repo_dir().join("buildpacks"))
+        .env("PAAS_STACKS_DIR", repo_dir().join("deploy/stacks"))
         .env("PAAS_RECONCILE_INTERVAL", "2")
         .env("PAAS_LOG", "info,paas_controller=debug");
     cmd
+}
+
+/// The repository's root (its `buildpacks/`, `deploy/` and `examples/`).
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Two free loopback addresses (API, router).

@@ -76,18 +76,10 @@ pub async fn delete_app(
 ) -> ApiResult<ApiJson<App>> {
     let app = state.app_for(&user, &name).await?;
     let view = app_view(&state, &app).await?;
-    state
-        .deployer
-        .stop_app(&app.name)
-        .await
-        .map_err(ApiError::internal)?;
+    state.deployer.stop_app(&app.name).await?;
     let images = state.store.build_images(&app.id).await?;
     state.store.delete_app(&app.id).await?;
-    state
-        .deployer
-        .publish_routes()
-        .await
-        .map_err(ApiError::internal)?;
+    state.deployer.publish_routes().await?;
     let repo = state.settings.repo_path(&app.name);
     if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
         if e.kind() != std::io::ErrorKind::NotFound {

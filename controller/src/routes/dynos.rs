@@ -21,6 +21,14 @@ pub async fn list_dynos(
         .await
         .map_err(ApiError::internal)?;
     processes.sort_by(|a, b| (&a.process_type, a.index).cmp(&(&b.process_type, b.index)));
+    // A one-off that ended is done; its container only lingers for `paas logs`.
+    processes.retain(|p| {
+        p.process_type != paas_scheduler::ONE_OFF
+            || matches!(
+                p.state,
+                paas_scheduler::ProcessState::Up | paas_scheduler::ProcessState::Starting
+            )
+    });
     let dynos = processes
         .iter()
         .map(|p| {
@@ -41,7 +49,11 @@ pub async fn list_dynos(
                 },
                 size: "standard".to_string(),
                 created_at: p.created_at,
-                updated_at: p.created_at,
+                updated_at: p.exit.map(|e| e.finished_at).unwrap_or(p.created_at),
+                attach_url: None,
+                restarts: p.restarts,
+                exit_code: p.exit.map(|e| e.code),
+                oom_killed: p.exit.is_some_and(|e| e.oom_killed),
             }
         })
         .collect();
@@ -72,42 +84,14 @@ async fn restart(
     app: &AppRow,
     which: Option<&str>,
 ) -> ApiResult<(StatusCode, ApiJson<serde_json::Value>)> {
-    let processes = state
-        .runtime
-        .list(Some(&app.name))
-        .await
-        .map_err(ApiError::internal)?;
-    let matching: Vec<_> = processes
-        .iter()
-        .filter(|p| match which {
-            None => true,
-            Some(w) if w.contains('.') => p.name() == w,
-            Some(t) => p.process_type == t,
-        })
-        .collect();
-    if matching.is_empty() {
+    let count = state.deployer.restart(app, which).await?;
+    if count == 0 {
         let what = which.unwrap_or("any process");
         return Err(ApiError::not_found(format!(
             "no running {what} in app {:?}; `paas ps` lists them",
             app.name
         )));
     }
-    for p in matching {
-        state
-            .runtime
-            .remove(&p.id, 10)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    state
-        .deployer
-        .converge(app)
-        .await
-        .map_err(ApiError::internal)?;
-    state
-        .deployer
-        .publish_routes()
-        .await
-        .map_err(ApiError::internal)?;
+    state.deployer.publish_routes().await?;
     Ok((StatusCode::ACCEPTED, ApiJson(serde_json::json!({}))))
 }

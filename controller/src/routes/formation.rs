@@ -117,15 +117,7 @@ async fn scale(state: &AppState, app: &AppRow, updates: &[FormationUpdate]) -> A
     }
     state.store.set_quantities(&app.id, &changes).await?;
     tracing::info!(app = %app.name, changes = ?changes, "scaled");
-    state
-        .deployer
-        .converge(app)
-        .await
-        .map_err(ApiError::internal)?;
-    state
-        .deployer
-        .publish_routes()
-        .await
-        .map_err(ApiError::internal)?;
+    state.deployer.converge(app).await?;
+    state.deployer.publish_routes().await?;
     Ok(())
 }

@@ -8,4 +8,6 @@ pub mod formation;
 pub mod git;
 pub mod log_sessions;
 pub mod openapi;
+pub mod process_settings;
 pub mod releases;
+pub mod run;

@@ -39,6 +39,10 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "patch",
         "Scale one process type",
     ),
+    ("/apps/{app}/limits", "get", "Memory and CPU limits per process type"),
+    ("/apps/{app}/limits", "patch", "Set limits: {\"web\": {\"memory\": \"512M\", \"cpu\": 0.5}}; makes a release"),
+    ("/apps/{app}/healthchecks", "get", "Health checks per process type"),
+    ("/apps/{app}/healthchecks", "patch", "Set health checks: {\"web\": {\"path\": \"/health\"}}"),
     ("/apps/{app}/builds", "get", "List builds"),
     ("/apps/{app}/builds/{id}", "get", "Build info"),
     (
@@ -58,6 +62,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ),
     ("/apps/{app}/dynos", "get", "Running processes"),
     ("/apps/{app}/dynos", "delete", "Restart every process"),
+    (
+        "/apps/{app}/dynos",
+        "post",
+        "Run a one-off process run.N: {\"command\", \"attach\", \"tty\", \"env\"}; attached ones get attach_url",
+    ),
+    (
+        "/dyno-sessions/{secret}",
+        "get",
+        "WebSocket to an attached one-off (capability URL, single use; docs/run.md)",
+    ),
     (
         "/apps/{app}/dynos/{dyno}",
         "delete",

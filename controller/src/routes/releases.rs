@@ -3,7 +3,6 @@ use axum::http::{HeaderMap, StatusCode};
 use paas_api::{Release, RollbackRequest};
 
 use crate::auth::AuthUser;
-use crate::deploy::DeployError;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::range::Range;
 use crate::state::AppState;
@@ -17,15 +16,7 @@ pub(crate) async fn deploy_release(
     app: &AppRow,
     release: &ReleaseRow,
 ) -> ApiResult<()> {
-    match state.deployer.release(app, release).await {
-        Ok(()) => Ok(()),
-        Err(e @ DeployError::Failed { .. }) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "release_failed",
-            e.to_string(),
-        )),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    Ok(state.deployer.release(app, release, None).await?)
 }
 
 /// `3`, `v3` or a release id.
@@ -94,6 +85,19 @@ pub async fn create_release(
             "v{} failed to deploy; roll back to a release that ran",
             target.version
         )));
+    }
+    if let Some(build_id) = &target.build_id {
+        let image = state
+            .store
+            .build_by_id(build_id)
+            .await?
+            .and_then(|b| b.image);
+        if image.is_none() {
+            return Err(ApiError::invalid(format!(
+                "v{}'s image was removed (only recent releases keep theirs); push that commit again instead",
+                target.version
+            )));
+        }
     }
     let release = state.store.rollback(&app.id, &target, &user.id).await?;
     deploy_release(&state, &app, &release).await?;

@@ -106,3 +106,16 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// The build's image was removed from the engine (collected); the build can no longer be
+    /// rolled back to.
+    pub async fn forget_build_image(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE builds SET image = NULL, updated_at = ? WHERE id = ?")
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -6,6 +6,7 @@ mod builds;
 mod collaborators;
 mod config;
 mod formation;
+mod process_settings;
 mod releases;
 mod users;
 
@@ -20,6 +21,7 @@ pub use apps::AppRow;
 pub use builds::BuildRow;
 pub use collaborators::CollaboratorRow;
 pub use formation::FormationRow;
+pub use process_settings::ProcessSettingsRow;
 pub use releases::{NewRelease, ReleaseRow};
 pub use users::UserRow;
 

@@ -3,6 +3,9 @@
 
 mod bad_input;
 mod core_loop;
+mod releases;
 mod restart;
+mod run;
 mod startup;
 mod support;
+mod under_load;

@@ -102,3 +102,43 @@ pub fn dynos_answering(p: &Platform, host: &str, n: usize) -> BTreeSet<String> {
         })
         .collect()
 }
+
+/// A platform started with extra paasd settings, with an admin registered.
+pub fn platform_with(env: &[(&str, &str)]) -> Platform {
+    let mut p = Platform::start_with(env).expect("paasd starts");
+    p.register_admin().expect("register admin");
+    p
+}
+
+/// Creates `name` on `p` and a checkout of the example app pointing at it.
+pub fn checkout_for(p: &Platform, name: &str) -> tempfile::TempDir {
+    ok(p, p.paas(&["apps:create", name]));
+    let checkout = copy_example("hello-docker").expect("example checkout");
+    ok(
+        p,
+        p.paas_in(
+            p.token.as_deref(),
+            &["git:remote", "-a", name],
+            checkout.path(),
+        ),
+    );
+    checkout
+}
+
+/// Replaces the checkout's Procfile and commits.
+pub fn set_procfile(checkout: &std::path::Path, text: &str) {
+    std::fs::write(checkout.join("Procfile"), text).unwrap();
+    paas_testkit::commit_all(checkout, "change the Procfile").unwrap();
+}
+
+/// The app's releases as JSON values.
+pub fn releases(p: &Platform, app: &str) -> Vec<serde_json::Value> {
+    let out = ok(p, p.paas(&["releases", "-a", app, "--json"]));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The app's processes as JSON values.
+pub fn dynos(p: &Platform, app: &str) -> Vec<serde_json::Value> {
+    let out = ok(p, p.paas(&["ps", "-a", app, "--json"]));
+    serde_json::from_str(&out).unwrap()
+}

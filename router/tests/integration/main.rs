@@ -1,6 +1,12 @@
 //! Router tests against real HTTP backends on loopback.
 
 mod balancing;
+mod domains;
+mod features;
+mod limits;
 mod proxying;
 mod routing;
+mod streaming;
 mod support;
+mod tls;
+mod websocket;

@@ -1,4 +1,5 @@
-//! Test backends, a running router, and a raw HTTP client for requests reqwest will not send.
+//! Test backends, a running router (HTTP and HTTPS), and a raw HTTP client for requests
+//! reqwest will not send.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -7,22 +8,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{Either, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use paas_router::{serve, Router, RouterError};
+use paas_router::{serve, serve_tls, AppRoute, Backend, Router};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub const DOMAIN: &str = "paas.test";
 
 /// Starts a backend that answers with its name. Paths:
 /// `/headers` lists the request headers (`name: value` lines) and sends hop-by-hop headers back,
-/// `/echo` streams the request body back, `/slow` answers after 3 s, anything else: the name.
+/// `/echo` streams the request body back, `/count` reads the whole body and answers its length,
+/// `/bytes/N` streams N bytes, `/slow` answers after 3 s, anything else: the name.
 pub async fn backend(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -39,11 +41,12 @@ pub async fn backend(name: &'static str) -> SocketAddr {
     addr
 }
 
-type Body = Either<Incoming, Full<Bytes>>;
+type Body = Either<Either<Incoming, Full<Bytes>>, StreamBody<GeneratedBytes>>;
 
 async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let text = |s: String| Either::Right(Full::new(Bytes::from(s)));
-    let mut response = match req.uri().path() {
+    let text = |s: String| Either::Left(Either::Right(Full::new(Bytes::from(s))));
+    let path = req.uri().path().to_owned();
+    let mut response = match path.as_str() {
         "/headers" => {
             let mut list = String::new();
             for (k, v) in req.headers() {
@@ -58,10 +61,25 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
             h.insert("x-request-id", "from-the-backend".parse().unwrap());
             response
         }
-        "/echo" => Response::new(Either::Left(req.into_body())),
+        "/echo" => Response::new(Either::Left(Either::Left(req.into_body()))),
+        "/count" => {
+            let mut body = req.into_body();
+            let mut n = 0u64;
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(frame) => n += frame.data_ref().map_or(0, |d| d.len() as u64),
+                    Err(_) => return Ok(Response::new(text("body error".into()))),
+                }
+            }
+            Response::new(text(n.to_string()))
+        }
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             Response::new(text(name.to_owned()))
+        }
+        p if p.starts_with("/bytes/") => {
+            let n: u64 = p["/bytes/".len()..].parse().unwrap();
+            Response::new(Either::Right(StreamBody::new(GeneratedBytes { left: n })))
         }
         _ => Response::new(text(name.to_owned())),
     };
@@ -71,28 +89,73 @@ async fn answer(name: &'static str, req: Request<Incoming>) -> Result<Response<B
     Ok(response)
 }
 
+/// `left` bytes of `x`, made 64 KiB at a time as they are read.
+pub struct GeneratedBytes {
+    pub left: u64,
+}
+
+impl futures_util::Stream for GeneratedBytes {
+    type Item = Result<Frame<Bytes>, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        static CHUNK: [u8; 65536] = [b'x'; 65536];
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(CHUNK.len() as u64);
+        self.left -= n;
+        std::task::Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(
+            &CHUNK[..n as usize],
+        )))))
+    }
+}
+
 /// An address with nothing listening on it.
 pub fn dead_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
 
+/// Processes `web.1`, `web.2`, ... of release `release` at `addrs`.
+pub fn processes(release: u64, addrs: &[SocketAddr]) -> Vec<Backend> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| Backend::new(a, release, format!("web.{}", i + 1)))
+        .collect()
+}
+
+/// A route for processes of release 1 at `addrs`.
+pub fn route(addrs: &[SocketAddr]) -> AppRoute {
+    AppRoute::new(processes(1, addrs))
+}
+
 pub struct TestRouter {
     pub router: Arc<Router>,
     pub addr: SocketAddr,
+    pub tls_addr: SocketAddr,
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), RouterError>>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), paas_router::RouterError>>>,
 }
 
 pub async fn start_router() -> TestRouter {
     let router = Router::new(DOMAIN);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, Arc::clone(&router), async move {
-        let _ = stopped.await;
-    }));
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = tls_listener.local_addr().unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let until = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tasks = vec![
+        tokio::spawn(serve(listener, Arc::clone(&router), until(stopped.clone()))),
+        tokio::spawn(serve_tls(tls_listener, Arc::clone(&router), until(stopped))),
+    ];
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))
@@ -101,9 +164,10 @@ pub async fn start_router() -> TestRouter {
     TestRouter {
         router,
         addr,
+        tls_addr,
         http,
-        stop: Some(stop),
-        task: Some(task),
+        stop,
+        tasks,
     }
 }
 
@@ -129,15 +193,16 @@ impl TestRouter {
         (status, response.text().await.unwrap())
     }
 
-    /// Stops the router and checks that `serve` returns cleanly.
-    pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        let task = self.task.take().unwrap();
-        let result = tokio::time::timeout(Duration::from_secs(15), task)
-            .await
-            .expect("serve returns after shutdown")
-            .unwrap();
-        result.unwrap();
+    /// Stops the router and checks that the listeners return cleanly.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let result = tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("the listener returns after shutdown")
+                .unwrap();
+            result.unwrap();
+        }
     }
 }
 

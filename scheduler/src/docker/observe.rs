@@ -5,19 +5,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bollard::models::ContainerSummary;
+use bollard::query_parameters::InspectContainerOptions;
+use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 use tokio::net::TcpStream;
 
 use crate::labels;
-use crate::runtime::{Process, ProcessState};
+use crate::runtime::{Exit, Process, ProcessState};
 
 /// How long a web process gets to accept a connection before it counts as still starting.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Every container that carries complete paas labels, as a process. Running web processes are
 /// probed on their port, all at once.
-pub(super) async fn processes(containers: Vec<ContainerSummary>) -> Vec<Process> {
+pub(super) async fn processes(docker: &Docker, containers: Vec<ContainerSummary>) -> Vec<Process> {
     let observed: Vec<Observed> = containers
         .into_iter()
         .filter_map(Observed::from_summary)
@@ -27,9 +29,34 @@ pub(super) async fn processes(containers: Vec<ContainerSummary>) -> Vec<Process>
             ("running", Some(addr)) => probe(addr).await,
             _ => false,
         };
-        o.into_process(accepting)
+        // Only ended containers are inspected: the listing does not say how they ended.
+        let exit = match o.status.as_str() {
+            "exited" | "dead" => exit_of(docker, &o.id).await,
+            _ => None,
+        };
+        let mut p = o.into_process(accepting);
+        p.exit = exit;
+        p
     }))
     .await
+}
+
+async fn exit_of(docker: &Docker, id: &str) -> Option<Exit> {
+    let state = docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .ok()?
+        .state?;
+    let finished_at = state
+        .finished_at
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    Some(Exit {
+        code: state.exit_code.unwrap_or_default(),
+        oom_killed: state.oom_killed.unwrap_or_default(),
+        finished_at,
+    })
 }
 
 async fn probe(addr: SocketAddr) -> bool {
@@ -49,6 +76,7 @@ struct Observed {
     index: u32,
     port: Option<u16>,
     command: Option<String>,
+    restarts: u32,
     /// The engine's state word: `created`, `running`, `exited`, ...
     status: String,
     ip: Option<IpAddr>,
@@ -83,6 +111,7 @@ impl Observed {
             index: l.index,
             port: l.port,
             command: l.command,
+            restarts: l.restarts,
             status: c.state.map(|s| s.to_string()).unwrap_or_default(),
             ip,
             created_at: c
@@ -113,6 +142,8 @@ impl Observed {
             state,
             command: self.command,
             created_at: self.created_at,
+            restarts: self.restarts,
+            exit: None,
         }
     }
 }
@@ -124,6 +155,7 @@ struct Labels {
     index: u32,
     port: Option<u16>,
     command: Option<String>,
+    restarts: u32,
 }
 
 impl Labels {
@@ -135,6 +167,10 @@ impl Labels {
             index: labels.get(labels::INDEX)?.parse().ok()?,
             port: labels.get(labels::PORT).and_then(|p| p.parse().ok()),
             command: labels.get(labels::COMMAND).cloned(),
+            restarts: labels
+                .get(labels::RESTARTS)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
         })
     }
 }

@@ -1,9 +1,26 @@
 //! The diff between what should run and what runs, computed without touching the engine.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use super::{Desired, ReconcileOptions};
 use crate::runtime::{Process, ProcessSpec, ProcessState};
+
+/// Process types the reconcile loop never touches: one-off processes (`paas run`) and the
+/// release phase run to their own end.
+pub const ONE_OFF_TYPES: [&str; 2] = ["run", "release"];
+
+/// The longest a crashed process waits before it is started again.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// A process that ran this long before crashing starts its backoff afresh.
+const STABLE_RUN: Duration = Duration::from_secs(600);
+
+/// How long a slot waits after its process crashed `restarts` times in a row: 1 s, 2 s, 4 s, ...
+pub fn backoff(restarts: u32) -> Duration {
+    Duration::from_secs(1u64 << restarts.min(16)).min(MAX_BACKOFF)
+}
 
 /// What [`reconcile_app`](super::reconcile_app) does, in this order: start `start`, remove
 /// `remove`, wait for the new processes, then remove `retire` once they are up.
@@ -16,17 +33,29 @@ pub struct Plan {
     /// Processes that serve nothing the desired state needs (crashed or stopped, duplicates of a
     /// kept process, scaled away in the current release): removed right away.
     pub remove: Vec<Process>,
-    /// Live processes of other releases: removed only once the new ones are up, so the app
-    /// never runs nothing while it is being replaced.
+    /// Live processes that must go (other releases, scaled away, restarted): removed only once
+    /// the new ones are up and traffic has moved off them, so no request is dropped.
     pub retire: Vec<Process>,
 }
 
 /// Compares `running` (the app's processes, as listed) with `desired` (`None`: the app must run
 /// nothing).
-pub fn plan(desired: Option<&Desired>, running: &[Process], opts: &ReconcileOptions) -> Plan {
+///
+/// A crashed process of the current release keeps its slot (nothing is started for it) until
+/// its [`backoff`] has passed since it ended, measured at `now`.
+pub fn plan(
+    desired: Option<&Desired>,
+    running: &[Process],
+    opts: &ReconcileOptions,
+    now: DateTime<Utc>,
+) -> Plan {
     let mut plan = Plan::default();
+    let running: Vec<&Process> = running
+        .iter()
+        .filter(|p| !ONE_OFF_TYPES.contains(&p.process_type.as_str()))
+        .collect();
     let Some(desired) = desired else {
-        plan.remove = running.to_vec();
+        plan.remove = running.into_iter().cloned().collect();
         return plan;
     };
 
@@ -41,8 +70,14 @@ pub fn plan(desired: Option<&Desired>, running: &[Process], opts: &ReconcileOpti
     // Current-release candidates per slot, best first: up before starting, then the oldest, so
     // the process the router already uses is the one kept.
     let mut slots: BTreeMap<(&str, u32), Vec<&Process>> = BTreeMap::new();
+    // Restart counts carried over from crashed predecessors, per slot.
+    let mut restarts: BTreeMap<(&str, u32), u32> = BTreeMap::new();
+    let mut held = HashSet::new();
     for p in running {
-        if p.release != desired.release {
+        if desired.replace.contains(&p.id) && live(p) {
+            // Restarted on request: replaced like an old release, new one first.
+            plan.retire.push(p.clone());
+        } else if p.release != desired.release {
             if live(p) {
                 plan.retire.push(p.clone());
             } else {
@@ -53,11 +88,48 @@ pub fn plan(desired: Option<&Desired>, running: &[Process], opts: &ReconcileOpti
                 .entry((p.process_type.as_str(), p.index))
                 .or_default()
                 .push(p);
+        } else if p.state == ProcessState::Crashed && wanted(p) {
+            let slot = (p.process_type.as_str(), p.index);
+            let (count, ended) = match p.exit {
+                Some(exit) => {
+                    let ran = (exit.finished_at - p.created_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    let count = if ran >= STABLE_RUN { 0 } else { p.restarts };
+                    (count, exit.finished_at)
+                }
+                None => (p.restarts, p.created_at),
+            };
+            let waited = (now - ended).to_std().unwrap_or_default();
+            if waited < backoff(count) && !held.contains(&slot) {
+                held.insert(slot);
+                plan.keep.push(p.clone());
+            } else {
+                plan.remove.push(p.clone());
+                let next = restarts.entry(slot).or_default();
+                *next = (*next).max(count + 1);
+            }
+        } else if live(p) {
+            // Scaled away: traffic leaves it before it stops, like an old release.
+            plan.retire.push(p.clone());
         } else {
             plan.remove.push(p.clone());
         }
     }
-    let mut kept = HashSet::new();
+    let mut kept: HashSet<(String, u32)> = held
+        .iter()
+        .filter(|slot| !slots.contains_key(*slot))
+        .map(|(t, i)| (t.to_string(), *i))
+        .collect();
+    // A live process fills the slot; a held crashed one is then just clutter.
+    plan.keep.retain(|p| {
+        let surplus = p.state == ProcessState::Crashed
+            && slots.contains_key(&(p.process_type.as_str(), p.index));
+        if surplus {
+            plan.remove.push(p.clone());
+        }
+        !surplus
+    });
     for candidates in slots.values_mut() {
         candidates.sort_by_key(|p| (p.state != ProcessState::Up, p.created_at, p.id.clone()));
         let (best, duplicates) = candidates.split_first().expect("slots are never empty");
@@ -69,8 +141,12 @@ pub fn plan(desired: Option<&Desired>, running: &[Process], opts: &ReconcileOpti
     for (process_type, wanted) in &desired.processes {
         for index in 1..=wanted.quantity {
             if !kept.contains(&(process_type.clone(), index)) {
-                plan.start
-                    .push(spec(desired, process_type, index, opts.port));
+                let mut spec = spec(desired, process_type, index, opts.port);
+                spec.restarts = restarts
+                    .get(&(process_type.as_str(), index))
+                    .copied()
+                    .unwrap_or(0);
+                plan.start.push(spec);
             }
         }
     }
@@ -94,6 +170,8 @@ fn spec(desired: &Desired, process_type: &str, index: u32, port: u16) -> Process
         command: desired.processes[process_type].command.clone(),
         env,
         port: (process_type == "web").then_some(port),
+        restarts: 0,
+        limits: desired.processes[process_type].limits,
     }
 }
 
@@ -121,10 +199,13 @@ mod tests {
                         DesiredProcess {
                             quantity: *q,
                             command,
+                            limits: Default::default(),
+                            health: Default::default(),
                         },
                     )
                 })
                 .collect(),
+            replace: Default::default(),
         }
     }
 
@@ -140,7 +221,13 @@ mod tests {
             addr: None,
             command: None,
             created_at: DateTime::<Utc>::from_timestamp(created, 0).unwrap(),
+            restarts: 0,
+            exit: None,
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap()
     }
 
     fn ids(ps: &[Process]) -> Vec<&str> {
@@ -160,12 +247,18 @@ mod tests {
         port: 5000,
         boot_timeout: std::time::Duration::from_secs(30),
         stop_grace_secs: 10,
+        drain: std::time::Duration::ZERO,
     };
     use ProcessState::{Crashed, Down, Starting, Up};
 
     #[test]
     fn nothing_running_starts_every_slot_with_its_environment() {
-        let p = plan(Some(&desired(3, &[("web", 2), ("worker", 1)])), &[], &OPTS);
+        let p = plan(
+            Some(&desired(3, &[("web", 2), ("worker", 1)])),
+            &[],
+            &OPTS,
+            now(),
+        );
         assert_eq!(slots(&p.start), ["web.1", "web.2", "worker.1"]);
         assert!(p.keep.is_empty() && p.remove.is_empty() && p.retire.is_empty());
 
@@ -197,7 +290,7 @@ mod tests {
             process("a", 3, "web.1", Up, 1),
             process("b", 3, "web.2", Starting, 2),
         ];
-        let p = plan(Some(&desired(3, &[("web", 2)])), &running, &OPTS);
+        let p = plan(Some(&desired(3, &[("web", 2)])), &running, &OPTS, now());
         assert_eq!(ids(&p.keep), ["a", "b"]);
         assert!(p.start.is_empty() && p.remove.is_empty() && p.retire.is_empty());
     }
@@ -208,7 +301,7 @@ mod tests {
             process("a", 3, "web.1", Crashed, 1),
             process("b", 3, "web.2", Down, 1),
         ];
-        let p = plan(Some(&desired(3, &[("web", 2)])), &running, &OPTS);
+        let p = plan(Some(&desired(3, &[("web", 2)])), &running, &OPTS, now());
         assert_eq!(slots(&p.start), ["web.1", "web.2"]);
         assert_eq!(ids(&p.remove), ["a", "b"]);
         assert!(p.keep.is_empty() && p.retire.is_empty());
@@ -221,7 +314,7 @@ mod tests {
             process("b", 2, "worker.1", Up, 1),
             process("c", 2, "web.2", Crashed, 1),
         ];
-        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS);
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
         assert_eq!(slots(&p.start), ["web.1"]);
         assert_eq!(ids(&p.retire), ["a", "b"]);
         assert_eq!(
@@ -242,10 +335,11 @@ mod tests {
             Some(&desired(3, &[("web", 1), ("worker", 0)])),
             &running,
             &OPTS,
+            now(),
         );
         assert_eq!(ids(&p.keep), ["a"]);
-        assert_eq!(ids(&p.remove), ["b", "c"]);
-        assert!(p.start.is_empty() && p.retire.is_empty());
+        assert_eq!(ids(&p.retire), ["b", "c"]);
+        assert!(p.start.is_empty() && p.remove.is_empty());
     }
 
     #[test]
@@ -255,7 +349,7 @@ mod tests {
             process("starting", 3, "web.1", Starting, 5),
             process("old", 3, "web.1", Up, 10),
         ];
-        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS);
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
         assert_eq!(ids(&p.keep), ["old"]);
         assert_eq!(ids(&p.remove), ["new", "starting"]);
         assert!(p.start.is_empty());
@@ -267,7 +361,7 @@ mod tests {
             process("a", 3, "web.1", Up, 1),
             process("b", 1, "worker.1", Crashed, 1),
         ];
-        let p = plan(None, &running, &OPTS);
+        let p = plan(None, &running, &OPTS, now());
         assert_eq!(ids(&p.remove), ["a", "b"]);
         assert!(p.keep.is_empty() && p.start.is_empty() && p.retire.is_empty());
     }
@@ -275,8 +369,81 @@ mod tests {
     #[test]
     fn index_zero_is_never_a_slot() {
         let running = [process("a", 3, "web.0", Up, 1)];
-        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS);
-        assert_eq!(ids(&p.remove), ["a"]);
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
+        assert_eq!(ids(&p.retire), ["a"], "it serves until web.1 is up");
         assert_eq!(slots(&p.start), ["web.1"]);
+    }
+
+    fn crashed(id: &str, name: &str, restarts: u32, ran_secs: i64, ended_ago_secs: i64) -> Process {
+        let ended = now() - chrono::Duration::seconds(ended_ago_secs);
+        let mut p = process(
+            id,
+            3,
+            name,
+            Crashed,
+            (ended - chrono::Duration::seconds(ran_secs)).timestamp(),
+        );
+        p.restarts = restarts;
+        p.exit = Some(crate::runtime::Exit {
+            code: 1,
+            oom_killed: false,
+            finished_at: ended,
+        });
+        p
+    }
+
+    #[test]
+    fn one_off_processes_are_never_touched() {
+        let running = [
+            process("r", 2, "run.1", Up, 1),
+            process("rel", 3, "release.1", Crashed, 1),
+        ];
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
+        assert!(
+            p.remove.is_empty() && p.retire.is_empty() && p.keep.is_empty(),
+            "{p:?}"
+        );
+        let p = plan(None, &running, &OPTS, now());
+        assert!(p.remove.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn replaced_processes_are_retired_after_a_new_one_starts() {
+        let running = [
+            process("a", 3, "web.1", Up, 1),
+            process("b", 3, "web.2", Up, 1),
+        ];
+        let mut d = desired(3, &[("web", 2)]);
+        d.replace.insert("b".into());
+        let p = plan(Some(&d), &running, &OPTS, now());
+        assert_eq!(ids(&p.keep), ["a"]);
+        assert_eq!(ids(&p.retire), ["b"]);
+        assert_eq!(slots(&p.start), ["web.2"]);
+    }
+
+    #[test]
+    fn crashed_processes_wait_out_their_backoff() {
+        // Crashed 2 s ago after 3 restarts: backoff 8 s, so the slot is held.
+        let running = [crashed("c", "web.1", 3, 5, 2)];
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
+        assert_eq!(ids(&p.keep), ["c"]);
+        assert!(p.start.is_empty() && p.remove.is_empty(), "{p:?}");
+        // 10 s ago: past the backoff, restarted with the count raised.
+        let running = [crashed("c", "web.1", 3, 5, 10)];
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
+        assert_eq!(ids(&p.remove), ["c"]);
+        assert_eq!(p.start.len(), 1);
+        assert_eq!(p.start[0].restarts, 4);
+        // A process that ran long before crashing starts over.
+        let running = [crashed("c", "web.1", 7, 3600, 2)];
+        let p = plan(Some(&desired(3, &[("web", 1)])), &running, &OPTS, now());
+        assert_eq!(p.start[0].restarts, 1);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(0).as_secs(), 1);
+        assert_eq!(backoff(3).as_secs(), 8);
+        assert_eq!(backoff(30), MAX_BACKOFF);
     }
 }

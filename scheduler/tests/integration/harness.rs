@@ -114,6 +114,7 @@ pub fn opts() -> ReconcileOptions {
         port: 5000,
         boot_timeout: Duration::from_secs(15),
         stop_grace_secs: 2,
+        drain: Duration::ZERO,
     }
 }
 
@@ -132,10 +133,13 @@ pub fn desired(app: &str, release: i64, formation: &[(&str, u32, &str)]) -> Desi
                     DesiredProcess {
                         quantity: *quantity,
                         command,
+                        limits: Default::default(),
+                        health: Default::default(),
                     },
                 )
             })
             .collect(),
+        replace: Default::default(),
     }
 }
 
@@ -152,6 +156,8 @@ pub fn web_spec(app: &str, release: i64, index: u32, command: &str) -> ProcessSp
             ("DYNO".to_owned(), format!("web.{index}")),
         ]),
         port: Some(5000),
+        restarts: 0,
+        limits: Default::default(),
     }
 }
 

@@ -87,6 +87,14 @@ impl Runtime for Recording<'_> {
     ) -> Result<LogStream, RuntimeError> {
         self.inner.logs(process, tail, follow).await
     }
+    async fn run_task(
+        &self,
+        spec: &ProcessSpec,
+        timeout: Duration,
+        output: tokio::sync::mpsc::Sender<String>,
+    ) -> Result<paas_scheduler::Exit, RuntimeError> {
+        self.inner.run_task(spec, timeout, output).await
+    }
     async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError> {
         self.inner.image_exists(image).await
     }
@@ -306,14 +314,24 @@ async fn processes_lost_behind_its_back_are_replaced() {
     })
     .await;
 
+    // The removed one comes back at once; the crashed one waits out its first backoff.
     let report = reconcile(rt, &v1, &opts()).await;
-    assert_eq!(sorted(report.started), ["web.1@v1", "web.2@v1"]);
+    assert_eq!(sorted(report.started), ["web.1@v1"]);
+    assert!(report.removed.is_empty(), "{:?}", report.removed);
+    tokio::time::sleep(paas_scheduler::reconcile::backoff(0)).await;
+    let report = reconcile(rt, &v1, &opts()).await;
+    assert_eq!(sorted(report.started), ["web.2@v1"]);
     assert_eq!(
         report.removed,
         ["web.2@v1"],
         "the crashed container is cleared away"
     );
     let now = rt.list(Some("shop")).await.unwrap();
+    let restarts: Vec<(u32, u32)> = now.iter().map(|p| (p.index, p.restarts)).collect();
+    assert!(
+        restarts.contains(&(2, 1)),
+        "the restart is counted: {restarts:?}"
+    );
     assert_eq!(now.len(), 2);
     assert!(all_up(&now), "{now:#?}");
     assert!(now.iter().all(|p| p.id != web1.id && p.id != web2.id));

@@ -1,0 +1,106 @@
+//! Handing a request to one of the app's processes, moving on to the next while it cannot be
+//! sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tracing::warn;
+
+use crate::access_log::Failure;
+use crate::balance::{self, Candidates};
+use crate::body::{self, BodyError, ProxyBody};
+use crate::router::Router;
+use crate::table::{AppEntry, Pool};
+use crate::upstream::{InFlight, Sender, Upstream};
+
+/// A stale pooled connection hands the request back; try this many before the next process.
+const ATTEMPTS_PER_PROCESS: usize = 3;
+
+pub(crate) struct Forwarded {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) in_flight: InFlight,
+    pub(crate) sender: Sender,
+    /// Time to open the connection, when one was opened.
+    pub(crate) connect: Option<Duration>,
+}
+
+/// Sends `req` to the pool's processes in turn until one takes it, and returns its response
+/// head. Only a request that was not sent moves on (a failed connect, a pooled connection
+/// that closed): once a process may have seen it, its failure is the answer. `tried` names
+/// the last process tried, also when this future is dropped on a timeout.
+pub(crate) async fn forward<'e>(
+    router: &Router,
+    entry: &'e AppEntry,
+    pool: &'e Pool,
+    mut req: Request<ProxyBody>,
+    tried: &mut Option<&'e Arc<Upstream>>,
+) -> Result<Forwarded, Failure> {
+    let route = &entry.route;
+    let mut failure = Failure::ConnectFailed;
+    for upstream in Candidates::new(pool, route.balance, || router.now_ms()) {
+        *tried = Some(upstream);
+        for _ in 0..ATTEMPTS_PER_PROCESS {
+            let checkout = match upstream.checkout(route.timeouts.connect).await {
+                Ok(checkout) => checkout,
+                Err(err) => {
+                    upstream.series.upstream_error();
+                    if balance::mark_down(upstream, router.now_ms()) {
+                        warn!(app = %entry.name, backend = %upstream.addr, error = %err,
+                            "cannot connect to process; trying others first for a while");
+                    }
+                    failure = Failure::ConnectFailed;
+                    break;
+                }
+            };
+            let in_flight = InFlight::new(upstream);
+            req.body_mut().count_into(&upstream.series);
+            let mut sender = checkout.sender;
+            match sender.try_send_request(req).await {
+                Ok(response) => {
+                    return Ok(Forwarded {
+                        response,
+                        in_flight,
+                        sender,
+                        connect: checkout.connect,
+                    })
+                }
+                Err(mut err) => match err.take_message() {
+                    Some(back) => {
+                        req = back;
+                        failure = Failure::NoResponse;
+                    }
+                    None => {
+                        let err = err.into_error();
+                        match body::body_error(&err) {
+                            Some(BodyError::TooLarge(_)) => return Err(Failure::BodyTooLarge),
+                            Some(BodyError::Idle(_)) => return Err(Failure::ClientIdle),
+                            None => {}
+                        }
+                        upstream.series.upstream_error();
+                        warn!(app = %entry.name, backend = %upstream.addr, error = %ErrorChain(&err),
+                            "process failed before answering");
+                        return Err(Failure::NoResponse);
+                    }
+                },
+            }
+        }
+    }
+    Err(failure)
+}
+
+/// An error with its sources, for logs (hyper's own messages are terse).
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(err) = source {
+            write!(f, ": {err}")?;
+            source = err.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Upgraded connections (WebSocket and the like): once the process answers 101, bytes are
+//! copied both ways until either side closes or nothing moves for the app's idle timeout.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderValue, CONNECTION, UPGRADE};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+use tracing::debug;
+
+static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
+
+/// The protocol an HTTP/1.1 request asks to upgrade to (`Connection: upgrade` plus `Upgrade`).
+pub(crate) fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
+    let upgrade = headers.get(UPGRADE)?;
+    let asks = headers.get_all(CONNECTION).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        })
+    });
+    asks.then(|| upgrade.clone())
+}
+
+/// Puts back what hop-by-hop stripping removed from an upgrade request or its 101 answer.
+pub(crate) fn restore(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(CONNECTION, UPGRADE_TOKEN.clone());
+    headers.insert(UPGRADE, protocol);
+}
+
+/// Joins the client's and the process's connections once both are handed over.
+pub(crate) fn tunnel(client: OnUpgrade, backend: OnUpgrade, idle: Duration, app: Arc<str>) {
+    tokio::spawn(async move {
+        let (client, backend) = match tokio::join!(client, backend) {
+            (Ok(client), Ok(backend)) => (client, backend),
+            (Err(err), _) | (_, Err(err)) => {
+                debug!(%app, error = %err, "upgrade did not complete");
+                return;
+            }
+        };
+        let epoch = Instant::now();
+        let last = Arc::new(AtomicU64::new(0));
+        let mut client = Watched::new(TokioIo::new(client), &last, epoch);
+        let mut backend = Watched::new(TokioIo::new(backend), &last, epoch);
+        let watchdog = async {
+            loop {
+                let quiet_since = epoch + Duration::from_millis(last.load(Relaxed));
+                if quiet_since.elapsed() >= idle {
+                    return;
+                }
+                tokio::time::sleep_until(quiet_since + idle).await;
+            }
+        };
+        tokio::select! {
+            result = tokio::io::copy_bidirectional(&mut client, &mut backend) => {
+                if let Err(err) = result {
+                    debug!(%app, error = %err, "upgraded connection ended with an error");
+                }
+            }
+            () = watchdog => debug!(%app, ?idle, "upgraded connection idle; closing it"),
+        }
+    });
+}
+
+/// Notes the time of every byte moved, for the idle watchdog.
+struct Watched<T> {
+    io: T,
+    last: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl<T> Watched<T> {
+    fn new(io: T, last: &Arc<AtomicU64>, epoch: Instant) -> Self {
+        Watched {
+            io,
+            last: Arc::clone(last),
+            epoch,
+        }
+    }
+
+    fn touch(&self) {
+        self.last
+            .store(self.epoch.elapsed().as_millis() as u64, Relaxed);
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}

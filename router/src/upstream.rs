@@ -1,0 +1,126 @@
+//! One process of an app as the router sees it: its address, health, load and its own pool of
+//! keep-alive connections.
+//!
+//! The pool is per process rather than one shared client, so checking a connection out takes
+//! one uncontended lock and connecting is a step of its own: a request is only handed to a
+//! connection that exists, and a failed connect can move on to the next process with the
+//! request untouched.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::body::ProxyBody;
+use crate::metrics::Series;
+
+/// Idle connections kept per process; more than this many concurrent requests open new
+/// connections that are closed afterwards.
+const MAX_IDLE: usize = 256;
+
+pub(crate) type Sender = SendRequest<ProxyBody>;
+
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
+    /// `web.1`, for the access log.
+    pub(crate) dyno: Box<str>,
+    pub(crate) release: u64,
+    pub(crate) series: Arc<Series>,
+    /// Router-clock millisecond until which connecting is pointless (0: not down).
+    pub(crate) down_until: AtomicU64,
+    /// Requests sent and not finished, for least-outstanding balancing.
+    pub(crate) in_flight: AtomicUsize,
+    idle: Mutex<Vec<Sender>>,
+}
+
+/// A connection ready for one request; `connect` is `Some` when it was opened for it.
+pub(crate) struct Checkout {
+    pub(crate) sender: Sender,
+    pub(crate) connect: Option<Duration>,
+}
+
+impl Upstream {
+    pub(crate) fn new(addr: SocketAddr, dyno: &str, release: u64, series: Arc<Series>) -> Self {
+        Upstream {
+            addr,
+            dyno: dyno.into(),
+            release,
+            series,
+            down_until: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle keep-alive connection, or a new one.
+    pub(crate) async fn checkout(&self, connect_timeout: Duration) -> io::Result<Checkout> {
+        loop {
+            let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(mut sender) = pooled else { break };
+            // A connection handed back at the end of a body becomes ready once its task has
+            // seen the end too; one the backend closed in the meantime errors here.
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Ok(Checkout {
+                    sender,
+                    connect: None,
+                });
+            }
+        }
+        let started = Instant::now();
+        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        let addr = self.addr;
+        tokio::spawn(async move {
+            if let Err(err) = conn.with_upgrades().await {
+                debug!(backend = %addr, error = %err, "backend connection ended with an error");
+            }
+        });
+        Ok(Checkout {
+            sender,
+            connect: Some(started.elapsed()),
+        })
+    }
+
+    /// Returns a connection whose last response was read to the end.
+    pub(crate) fn give_back(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(sender);
+        }
+    }
+
+    pub(crate) fn is_same(&self, addr: SocketAddr, dyno: &str, release: u64) -> bool {
+        self.addr == addr && &*self.dyno == dyno && self.release == release
+    }
+}
+
+/// Counts a request against its process until dropped.
+pub(crate) struct InFlight(pub(crate) Arc<Upstream>);
+
+impl InFlight {
+    pub(crate) fn new(upstream: &Arc<Upstream>) -> Self {
+        upstream.in_flight.fetch_add(1, Relaxed);
+        InFlight(Arc::clone(upstream))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
