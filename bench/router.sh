@@ -9,27 +9,34 @@
 # against each back to back, ROUNDS times; the table shows medians. Everything started here
 # is stopped on exit. Loopback only.
 #
-# Environment: ROUNDS (3), DURATION seconds per run (8), THREADS (nproc), MODE of the paas
-# router (shared: one multi-threaded runtime; per-thread: a runtime and SO_REUSEPORT listener
-# per thread), CARGO_TARGET_DIR (/var/tmp/paas-target).
+# "paas" runs the router as `serve_threads` does (a single-threaded runtime and SO_REUSEPORT
+# listener per thread, like nginx's workers); "paas-shared" runs `serve` in one multi-threaded
+# runtime (how paasd embeds it by default).
+#
+# Environment: ROUNDS (3), DURATION seconds per run (8), THREADS (nproc),
+# CARGO_TARGET_DIR (/var/tmp/paas-target).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 THREADS=${THREADS:-$(nproc)}
-MODE=${MODE:-shared}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/paas-target}
 HOST=web.bench.test
 BACKENDS=(18081 18082 18083)
-declare -A PORT=([direct]=18081 [nginx]=18090 [haproxy]=18091 [paas]=18092)
-TARGETS=(direct nginx haproxy paas)
+declare -A PORT=([direct]=18081 [nginx]=18090 [haproxy]=18091 [paas]=18092 [paas-shared]=18093)
+TARGETS=(direct nginx haproxy paas paas-shared)
 
 log() { printf '%s\n' "$*" >&2; }
 
 WORK=$(mktemp -d /tmp/paas-bench.XXXXXX)
 PIDS=()
 cleanup() {
-	local pid
+	local rc=$? pid f
+	if [ "$rc" -ne 0 ]; then
+		for f in "$WORK"/*.log; do
+			[ -s "$f" ] && { log "--- $f"; tail -n 20 "$f" >&2; }
+		done
+	fi
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	rm -rf "$WORK"
@@ -113,7 +120,7 @@ EOF
 	cat >"$WORK/haproxy.cfg" <<EOF
 global
     nbthread $THREADS
-    maxconn 20000
+    maxconn 8000
 defaults
     mode http
     timeout connect 5s
@@ -193,9 +200,11 @@ main() {
 	start nginx nginx -c "$WORK/nginx.conf" -g 'daemon off;'
 	start haproxy haproxy -db -f "$WORK/haproxy.cfg"
 	start paas "$bin" router "127.0.0.1:${PORT[paas]}" --table "$WORK/routes.txt" \
-		--threads "$THREADS" --mode "$MODE"
+		--threads "$THREADS" --mode per-thread
 	local paas_pid=${PIDS[-1]}
-	for port in "${BACKENDS[@]}" "${PORT[nginx]}" "${PORT[haproxy]}" "${PORT[paas]}"; do wait_port "$port"; done
+	start paas-shared "$bin" router "127.0.0.1:${PORT[paas-shared]}" --table "$WORK/routes.txt" \
+		--threads "$THREADS" --mode shared
+	for target in "${TARGETS[@]}"; do wait_port "${PORT[$target]}"; done
 
 	local target
 	for target in "${TARGETS[@]}"; do
@@ -220,17 +229,17 @@ main() {
 	rss_end=$(rss_mib "$paas_pid")
 
 	declare -A RPS
-	printf '%s: %s, %s CPUs; %s/%s threads, paas mode %s; %s rounds of %ss, medians\n\n' \
+	printf '%s: %s, %s CPUs; %s workers/threads per proxy; %s rounds of %ss, medians\n\n' \
 		"$(date -u +%Y-%m-%d)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
-		"$(nproc)" "$THREADS" "$THREADS" "$MODE" "$ROUNDS" "$DURATION"
-	printf '| %-8s | %12s | %12s | %12s | %11s | %11s | %10s | %8s | %9s |\n' \
+		"$(nproc)" "$THREADS" "$ROUNDS" "$DURATION"
+	printf '| %-11s | %12s | %12s | %12s | %11s | %11s | %10s | %8s | %9s |\n' \
 		proxy "req/s (64c)" "p50 64c (ms)" "p99 64c (ms)" "p50 1c (ms)" "p99 1c (ms)" "MB/s 1MiB" "vs nginx" "vs direct"
-	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ---------- -------------: -------------: -------------: ------------: ------------: -----------: ---------: ----------:
+	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- -------------: -------------: -------------: ------------: ------------: -----------: ---------: ----------:
 	for target in "${TARGETS[@]}"; do
 		RPS[$target]=$(awk '{ print $1 }' "$WORK/$target.c64" | median)
 	done
 	for target in "${TARGETS[@]}"; do
-		printf '| %-8s | %12.0f | %12.3f | %12.3f | %11.3f | %11.3f | %10.1f | %8.2f | %9.2f |\n' "$target" \
+		printf '| %-11s | %12.0f | %12.3f | %12.3f | %11.3f | %11.3f | %10.1f | %8.2f | %9.2f |\n' "$target" \
 			"${RPS[$target]}" \
 			"$(awk '{ print $2 }' "$WORK/$target.c64" | median)" \
 			"$(awk '{ print $3 }' "$WORK/$target.c64" | median)" \

@@ -113,6 +113,23 @@ ensure_dockerd() {
 	die "docker: the engine did not answer within 60s (log: $dockerd_log)"
 }
 
+# restart_dockerd: stops the engine (its containers stop with it, as on a host reboot) and
+# starts it again. The engine-restart test uses it; nothing else may use the engine meanwhile.
+restart_dockerd() {
+	if systemd_is_init; then
+		systemctl restart docker || die "systemctl restart docker failed"
+	else
+		local i
+		pkill -TERM -x dockerd || true
+		for i in $(seq 1 120); do
+			pgrep -x dockerd >/dev/null 2>&1 || break
+			sleep 0.5
+		done
+		pgrep -x dockerd >/dev/null 2>&1 && die "docker: dockerd did not stop within 60s"
+	fi
+	ensure_dockerd
+}
+
 # The Rust version the workspace needs, from the root Cargo.toml.
 required_rust_version() {
 	sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' "$PAAS_REPO_DIR/Cargo.toml" | head -n 1

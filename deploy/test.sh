@@ -94,6 +94,9 @@ main() {
 	cargo build --workspace --bins
 	step "tests"
 	run_tests
+	step "Engine restart"
+	# Restarts the engine every other test uses, so it runs alone, after them.
+	cargo test -p paasd --test integration engine:: -- --ignored
 	step "Containers left behind"
 	# Tests must remove what they create; say so loudly when one does not.
 	local left

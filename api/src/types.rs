@@ -278,13 +278,13 @@ mod tests {
             "size": "standard", "created_at": "2024-01-01T00:00:00Z",
             "updated_at": "2024-01-01T00:00:00Z",
         });
-        let parsed: Dyno = serde_json::from_value(dyno.clone()).unwrap();
+        let mut parsed: Dyno = serde_json::from_value(dyno).unwrap();
         assert_eq!(parsed.attach_url, None);
-        assert_eq!(
-            serde_json::to_value(&parsed).unwrap(),
-            dyno,
-            "no attach_url key when None"
-        );
+        let json = serde_json::to_value(&parsed).unwrap();
+        assert!(json.get("attach_url").is_none(), "no key when None: {json}");
+        parsed.attach_url = Some("ws://h/dyno-sessions/s".into());
+        let json = serde_json::to_value(&parsed).unwrap();
+        assert_eq!(json["attach_url"], "ws://h/dyno-sessions/s");
     }
 
     #[test]

@@ -125,6 +125,24 @@ impl Client {
         serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))
     }
 
+    /// A plain-text answer (a build's output).
+    pub fn get_text(&self, segments: &[&str]) -> Result<String> {
+        let url = self.url(segments);
+        let mut req = self.http.get(url.clone());
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = self.execute(req)?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .with_context(|| format!("the answer from {url} was cut off"))?;
+        if !status.is_success() {
+            return Err(api_error(status, &text, &url));
+        }
+        Ok(text)
+    }
+
     /// Opens the stream behind a log session's capability URL, which needs no token.
     pub fn open_stream(&self, url: &str) -> Result<Response> {
         // The controller may hand out a path rather than an absolute URL.

@@ -52,6 +52,9 @@ pub struct LogsArgs {
 }
 
 fn session_request(args: &LogsArgs) -> Result<LogSessionCreate> {
+    if args.num.is_some_and(|n| n > 1500) {
+        anyhow::bail!("-n may be at most 1500 lines");
+    }
     if let Some(ps) = &args.ps {
         let process_type = ps.split_once('.').map_or(ps.as_str(), |(t, _)| t);
         paas_api::validate_process_type(process_type)?;
@@ -85,6 +88,16 @@ fn copy_lines(mut input: impl BufRead, out: &mut impl Write) -> Result<()> {
         if n == 0 {
             return Ok(());
         }
+        // Server-sent events: `data: LINE`, blank separators and `:` comments (keep-alives).
+        if line.iter().all(|b| b.is_ascii_whitespace()) || line.starts_with(b":") {
+            continue;
+        }
+        if let Some(rest) = line
+            .strip_prefix(b"data: ")
+            .or_else(|| line.strip_prefix(b"data:"))
+        {
+            line = rest.to_vec();
+        }
         if !line.ends_with(b"\n") {
             line.push(b'\n');
         }
@@ -108,6 +121,14 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn server_sent_events_become_plain_lines() {
+        let mut out = Vec::new();
+        let sse = b"data: a app[web.1]: one\n\n: keep-alive\n\ndata: b router: two\n\n";
+        copy_lines(&sse[..], &mut out).unwrap();
+        assert_eq!(out, b"a app[web.1]: one\nb router: two\n");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod access;
 mod apps;
 mod args;
 mod auth;
+mod builds;
 mod client;
 mod config;
 #[cfg(test)]
@@ -112,8 +113,16 @@ enum Command {
 
     /// List an app's releases, newest first
     Releases(releases::ListArgs),
+    /// List an app's builds
+    Builds(AppJsonArgs),
+    /// Print a build's whole output: `paas builds:output BUILD_ID`
+    #[command(name = "builds:output")]
+    BuildsOutput(builds::OutputArgs),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
+    /// Cancel the deploy in progress (the current release keeps running)
+    #[command(name = "releases:cancel")]
+    ReleasesCancel(args::AppArg),
 
     /// Show an app's logs
     Logs(logs::LogsArgs),
@@ -154,6 +163,9 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::Builds(a) => builds::list(a),
+        Command::BuildsOutput(a) => builds::show_output(a),
+        Command::ReleasesCancel(a) => releases::cancel(a),
         Command::Logs(a) => logs::run(a),
         Command::Run(_) => unreachable!("`run` exits with its process's code: see main"),
     }

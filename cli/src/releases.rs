@@ -141,6 +141,23 @@ pub fn rollback(args: RollbackArgs) -> Result<()> {
     Ok(())
 }
 
+/// `paas releases:cancel`: stops the deploy in progress.
+pub fn cancel(app: AppArg) -> Result<()> {
+    let app = app.resolve()?;
+    let api = Client::connect()?;
+    output::step(
+        &format!("Cancelling the deploy in progress on {app}"),
+        || {
+            api.post::<_, Release>(
+                &["apps", &app, "releases", "actions", "cancel"],
+                &serde_json::json!({}),
+            )
+        },
+        |r| format!(", v{} cancelled", r.version),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

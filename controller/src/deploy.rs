@@ -3,7 +3,7 @@
 //! a reconcile loop that restarts crashes (with backoff) and adopts what already runs, and
 //! collection of old images.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +13,10 @@ use paas_scheduler::reconcile::{reconcile_app_with, ReconcileOptions, Switchover
 use paas_scheduler::{
     Desired, DesiredProcess, Limits, Process, ProcessSpec, ProcessState, Runtime, RuntimeError,
 };
+use paas_telemetry::{LogHub, LogLine, Source};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch, OwnedMutexGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{AppRow, ProcessSettingsRow, ReleaseRow, Store, StoreError};
 
@@ -33,6 +35,10 @@ pub enum DeployError {
     Store(#[from] StoreError),
     #[error("release v{version} failed: {reason}; the previous release keeps running")]
     Failed { version: i64, reason: String },
+    #[error("the deploy of release v{version} was cancelled; the previous release keeps running")]
+    Cancelled { version: i64 },
+    #[error("no deploy of {0} is running")]
+    NothingToCancel(String),
     #[error("another deploy of {app} is still running after {}s; try again when it is done", .waited.as_secs())]
     Busy { app: String, waited: Duration },
 }
@@ -66,6 +72,11 @@ pub struct Deployer {
     docker: bollard::Docker,
     options: DeployOptions,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The deploy running per app: its release version and how to cancel it.
+    running: Mutex<HashMap<String, (i64, CancellationToken)>>,
+    logs: Arc<LogHub>,
+    /// Per app: crashed containers already told in its log.
+    reported: Mutex<HashMap<String, HashSet<String>>>,
     routes: watch::Sender<RouteMap>,
 }
 
@@ -92,6 +103,7 @@ impl Deployer {
         runtime: Arc<dyn Runtime>,
         docker: bollard::Docker,
         options: DeployOptions,
+        logs: Arc<LogHub>,
     ) -> Deployer {
         Deployer {
             store,
@@ -99,6 +111,9 @@ impl Deployer {
             docker,
             options,
             locks: Mutex::new(HashMap::new()),
+            running: Mutex::new(HashMap::new()),
+            logs,
+            reported: Mutex::new(HashMap::new()),
             routes: watch::Sender::new(RouteMap::new()),
         }
     }
@@ -133,7 +148,34 @@ impl Deployer {
         progress: Option<mpsc::Sender<String>>,
     ) -> Result<(), DeployError> {
         let _guard = self.lock(&app.name).await?;
-        let outcome = self.roll_out(app, release, progress).await;
+        self.event(
+            &app.name,
+            None,
+            format!(
+                "Deploying v{} ({}) by {}",
+                release.version, release.description, release.user_name
+            ),
+        );
+        let cancel = CancellationToken::new();
+        self.running
+            .lock()
+            .expect("running deploys poisoned")
+            .insert(app.name.clone(), (release.version, cancel.clone()));
+        let outcome = tokio::select! {
+            outcome = self.roll_out(app, release, progress) => outcome.map_err(Some),
+            _ = cancel.cancelled() => Err(None),
+        };
+        self.running
+            .lock()
+            .expect("running deploys poisoned")
+            .remove(&app.name);
+        if matches!(outcome, Err(None)) {
+            // Whatever the cancelled rollout started goes (a release phase in flight too);
+            // the current release stays.
+            if let Err(e) = self.clean_up_cancelled(app, release.version).await {
+                tracing::warn!(app = %app.name, error = %e, "cleaning up after a cancelled deploy");
+            }
+        }
         let status = if outcome.is_ok() {
             "succeeded"
         } else {
@@ -142,13 +184,58 @@ impl Deployer {
         self.store.set_release_status(&release.id, status).await?;
         self.publish_routes().await?;
         tracing::info!(app = %app.name, release = release.version, status, "release deployed");
-        if outcome.is_ok() {
-            self.collect_images(app).await;
+        match &outcome {
+            Ok(()) => {
+                self.event(
+                    &app.name,
+                    None,
+                    format!("Release v{} is live", release.version),
+                );
+                self.collect_images(app).await;
+            }
+            Err(Some(reason)) => self.event(
+                &app.name,
+                None,
+                format!("Release v{} failed: {reason}", release.version),
+            ),
+            Err(None) => self.event(
+                &app.name,
+                None,
+                format!("Release v{} was cancelled", release.version),
+            ),
         }
-        outcome.map_err(|reason| DeployError::Failed {
-            version: release.version,
-            reason,
+        outcome.map_err(|reason| match reason {
+            Some(reason) => DeployError::Failed {
+                version: release.version,
+                reason,
+            },
+            None => DeployError::Cancelled {
+                version: release.version,
+            },
         })
+    }
+
+    async fn clean_up_cancelled(&self, app: &AppRow, version: i64) -> Result<(), DeployError> {
+        let processes = self.runtime.list(Some(&app.name)).await?;
+        for p in processes
+            .iter()
+            .filter(|p| p.process_type == RELEASE_TYPE && p.release == version)
+        {
+            self.runtime.remove(&p.id, 0).await?;
+        }
+        self.converge_locked(app, BTreeSet::new()).await
+    }
+
+    /// Cancels the app's running deploy; it ends as failed and the current release stays.
+    /// Returns the cancelled release's version.
+    pub fn cancel(&self, app: &str) -> Result<i64, DeployError> {
+        let running = self.running.lock().expect("running deploys poisoned");
+        let (version, token) = running
+            .get(app)
+            .ok_or_else(|| DeployError::NothingToCancel(app.to_string()))?;
+        token.cancel();
+        tracing::info!(app, release = version, "deploy cancelled");
+        Ok(*version)
     }
 
     async fn roll_out(
@@ -295,6 +382,7 @@ impl Deployer {
         app: &AppRow,
         replace: BTreeSet<String>,
     ) -> Result<(), DeployError> {
+        let crashed = self.report_crashes(app).await;
         let desired = match self.store.current_release(&app.id).await? {
             Some(r) => self.desired(app, &r).await?.map(|(mut d, _)| {
                 d.replace = replace;
@@ -313,10 +401,64 @@ impl Deployer {
         if !report.started.is_empty() || !report.removed.is_empty() {
             tracing::info!(app = %app.name, started = ?report.started, removed = ?report.removed, "reconciled");
         }
+        for started in &report.started {
+            let name = started.split('@').next().unwrap_or(started);
+            if crashed.iter().any(|c| c == name) {
+                self.event(
+                    &app.name,
+                    Some(name),
+                    format!("Starting {name} again after its crash"),
+                );
+            }
+        }
         for (name, why) in &report.failed {
+            self.event(
+                &app.name,
+                name.split('@').next(),
+                format!("{name} failed to start: {why}"),
+            );
             tracing::warn!(app = %app.name, process = %name, reason = %why, "process failed to start");
         }
         Ok(())
+    }
+
+    /// A `platform` line in the app's log stream.
+    fn event(&self, app: &str, process: Option<&str>, message: String) {
+        self.logs.publish(
+            app,
+            LogLine::new(Source::Platform, process.map(str::to_string), message),
+        );
+    }
+
+    /// Tells the log about each process that ended since the last pass (once per container);
+    /// returns their names.
+    async fn report_crashes(&self, app: &AppRow) -> Vec<String> {
+        let Ok(processes) = self.runtime.list(Some(&app.name)).await else {
+            return Vec::new();
+        };
+        let mut all = self.reported.lock().expect("crash reports poisoned");
+        let reported = all.entry(app.name.clone()).or_default();
+        let mut names = Vec::new();
+        for p in processes
+            .iter()
+            .filter(|p| p.state == ProcessState::Crashed)
+        {
+            names.push(p.name());
+            if !reported.insert(p.id.clone()) {
+                continue;
+            }
+            let how = match p.exit {
+                Some(e) if e.oom_killed => {
+                    "was killed: out of memory (over its memory limit)".to_string()
+                }
+                Some(e) => format!("crashed (exit status {})", e.code),
+                None => "crashed".to_string(),
+            };
+            self.event(&app.name, Some(&p.name()), format!("{} {how}", p.name()));
+        }
+        let ids: HashSet<&str> = processes.iter().map(|p| p.id.as_str()).collect();
+        reported.retain(|id| ids.contains(id.as_str()));
+        names
     }
 
     /// Stops everything an app runs (it is being destroyed).

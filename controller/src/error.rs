@@ -114,6 +114,8 @@ impl From<crate::deploy::DeployError> for ApiError {
                 e.to_string(),
             ),
             e @ DeployError::Busy { .. } => ApiError::conflict(e.to_string()),
+            e @ DeployError::Cancelled { .. } => ApiError::conflict(e.to_string()),
+            e @ DeployError::NothingToCancel(_) => ApiError::not_found(e.to_string()),
             other => ApiError::internal(other),
         }
     }

@@ -18,6 +18,7 @@ pub mod views;
 use std::sync::Arc;
 
 use paas_scheduler::Runtime;
+use paas_telemetry::LogHub;
 use rand::RngCore;
 use thiserror::Error;
 use tokio::sync::watch;
@@ -57,11 +58,13 @@ impl Controller {
         let keys = Keys::load_or_create(&settings.data_dir)
             .map_err(|e| ControllerError::DataDir(data_dir, e))?;
         let store = Store::connect(database_url).await?;
+        let logs = LogHub::new(settings.data_dir.join("logs"), settings.log_segment_bytes);
         let deployer = Deployer::new(
             store.clone(),
             runtime.clone(),
             docker.clone(),
             settings.deploy.clone(),
+            logs.clone(),
         );
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -75,6 +78,7 @@ impl Controller {
             deployer,
             hook_secret,
             log_sessions: LogSessions::default(),
+            logs,
             run_sessions: run::RunSessions::default(),
         };
         Ok(Controller {
@@ -85,6 +89,20 @@ impl Controller {
     /// The HTTP API (also serving git).
     pub fn http(&self) -> axum::Router {
         router::build(self.state.clone())
+    }
+
+    /// Every app's log stream (paasd feeds the router's access log into it).
+    pub fn logs(&self) -> Arc<LogHub> {
+        self.state.logs.clone()
+    }
+
+    /// Follows every process's output into its app's log stream.
+    pub fn spawn_log_collector(&self) -> tokio::task::JoinHandle<()> {
+        paas_telemetry::collector::spawn(
+            self.state.logs.clone(),
+            self.state.runtime.clone(),
+            std::time::Duration::from_millis(500),
+        )
     }
 
     /// The route table for the router, updated whenever what runs changes.

@@ -19,11 +19,20 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 struct Narrator {
     tx: mpsc::Sender<String>,
     log: Vec<String>,
+    /// The app's log stream gets the build output too (source `build`).
+    stream: Option<(std::sync::Arc<paas_telemetry::LogHub>, String)>,
 }
 
 impl Narrator {
     async fn say(&mut self, line: impl Into<String>) {
         let line = line.into();
+        if let Some((hub, app)) = &self.stream {
+            let text = line.trim_start_matches(' ').to_string();
+            hub.publish(
+                app,
+                paas_telemetry::LogLine::new(paas_telemetry::Source::Build, None, text),
+            );
+        }
         self.log.push(line.clone());
         // The pusher may have hung up; the build still completes and is recorded.
         let _ = self.tx.send(line).await;
@@ -35,11 +44,13 @@ pub async fn handle_push(state: AppState, req: HookRequest, tx: mpsc::Sender<Str
     let mut out = Narrator {
         tx,
         log: Vec::new(),
+        stream: None,
     };
     let Some(app) = state.store.app_by_name(&req.app).await.ok().flatten() else {
         out.say(format!("app {:?} no longer exists", req.app)).await;
         return false;
     };
+    out.stream = Some((state.logs.clone(), app.name.clone()));
     let deploy: Vec<&RefUpdate> = req
         .refs
         .iter()

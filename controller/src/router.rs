@@ -47,8 +47,16 @@ pub fn build(state: AppState) -> Router {
         .route("/apps/{app}/builds", get(builds::list_builds))
         .route("/apps/{app}/builds/{id}", get(builds::get_build))
         .route(
+            "/apps/{app}/builds/{id}/output",
+            get(builds::get_build_output),
+        )
+        .route(
             "/apps/{app}/releases",
             get(releases::list_releases).post(releases::create_release),
+        )
+        .route(
+            "/apps/{app}/releases/actions/cancel",
+            post(releases::cancel_release),
         )
         .route("/apps/{app}/releases/{release}", get(releases::get_release))
         .route(

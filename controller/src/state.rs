@@ -35,6 +35,8 @@ pub struct Settings {
     pub deploy: DeployOptions,
     /// Stacks, buildpacks and the CA bundle of buildpack builds.
     pub buildpacks: paas_builder::buildpack::BuildpackSettings,
+    /// Each app keeps at most twice this much log history on disk.
+    pub log_segment_bytes: u64,
 }
 
 impl Settings {
@@ -64,6 +66,8 @@ pub struct Inner {
     /// Proves to `/internal/git-hook` that a request comes from our own hook.
     pub hook_secret: String,
     pub log_sessions: LogSessions,
+    /// Every app's log stream.
+    pub logs: Arc<paas_telemetry::LogHub>,
     /// Attach URLs and `run.N` numbers of one-off processes.
     pub run_sessions: crate::run::RunSessions,
 }
@@ -79,6 +83,12 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// A `platform` line in the app's log stream: what the platform did and who asked.
+    pub fn platform_event(&self, app: &str, message: impl Into<String>) {
+        let line = paas_telemetry::LogLine::new(paas_telemetry::Source::Platform, None, message);
+        self.logs.publish(app, line);
+    }
+
     /// The app named `name` if `user` may act on it: its owner, a collaborator, or an admin.
     pub async fn app_for(&self, user: &AuthUser, name: &str) -> Result<AppRow, ApiError> {
         let app = self.store.app_by_name(name).await?.ok_or_else(|| {

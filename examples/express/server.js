@@ -1,5 +1,5 @@
 // An Express app for paas: `git push` it, and the Node.js buildpack installs
-// its dependencies, runs `npm run build` and starts it with `npm start`.
+// its dependencies, runs `npm run build` and starts its `start` script.
 const express = require("express");
 
 const app = express();

@@ -122,6 +122,10 @@ pub struct Config {
     )]
     pub release_timeout: u64,
 
+    /// Log history kept on disk per app, in MiB (the oldest lines go first).
+    #[arg(long, env = "PAAS_LOG_HISTORY_MB", default_value_t = 8, global = true)]
+    pub log_history_mb: u64,
+
     /// paas's own buildpacks (the repository's buildpacks/ folder; bootstrap installs it here).
     #[arg(
         long,

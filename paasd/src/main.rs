@@ -147,6 +147,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             release_timeout: Duration::from_secs(config.release_timeout),
             keep_releases: config.keep_releases,
         },
+        log_segment_bytes: config.log_history_mb.max(1) * 1024 * 1024 / 2,
     };
     let domain = settings.domain.clone();
     let controller = Controller::start(settings, &config.database_url(), Arc::new(runtime), docker)
@@ -165,6 +166,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     let reconciler = controller.spawn_reconciler();
+    let collector = controller.spawn_log_collector();
+    tokio::spawn(access_log_into_streams(
+        router.access_log(),
+        controller.logs(),
+    ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -180,6 +186,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("stopping; app containers keep running and are adopted on the next start");
     reconciler.abort();
+    collector.abort();
     let _ = stop_tx.send(true);
     // In-flight requests (a push mid-build) get a moment to finish, not forever.
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -188,6 +195,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
     })
     .await;
     Ok(())
+}
+
+/// The router's access log lines join each app's log stream (source `router`).
+async fn access_log_into_streams(
+    mut lines: tokio::sync::broadcast::Receiver<paas_router::AccessLogLine>,
+    logs: Arc<paas_telemetry::LogHub>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match lines.recv().await {
+            Ok(l) => logs.publish(
+                &l.app,
+                paas_telemetry::LogLine::new(paas_telemetry::Source::Router, None, l.line),
+            ),
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(lines = n, "access log lines dropped: logging fell behind")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {

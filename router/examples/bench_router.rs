@@ -25,8 +25,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use paas_router::{serve, AppRoute, Backend, Router};
-use tokio::net::{TcpListener, TcpSocket};
+use paas_router::{serve, serve_threads, AppRoute, Backend, Protocol, Router};
+use tokio::net::TcpListener;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,29 +75,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn per_thread(addr: SocketAddr, router: Arc<Router>, threads: usize) -> anyhow::Result<()> {
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let router = Arc::clone(&router);
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-                    .block_on(async {
-                        let socket = TcpSocket::new_v4()?;
-                        socket.set_reuseaddr(true)?;
-                        socket.set_reuseport(true)?;
-                        socket.bind(addr)?;
-                        let listener = socket.listen(1024)?;
-                        serve(listener, router, std::future::pending()).await?;
-                        Ok(())
-                    })
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.join().expect("router thread")?;
+    let _threads = serve_threads(addr, router, Protocol::Http, threads)?;
+    // Serves until killed.
+    loop {
+        std::thread::park();
     }
-    Ok(())
 }
 
 fn read_table(path: &str) -> anyhow::Result<HashMap<String, AppRoute>> {

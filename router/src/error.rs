@@ -21,6 +21,10 @@ pub enum RouterError {
     InvalidCanaryWeight { app: String, weight: u8 },
     #[error("cannot read the router's listening address: {0}")]
     LocalAddr(#[source] std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, #[source] std::io::Error),
+    #[error("router thread: {0}")]
+    Thread(String),
 
     #[error("the certificate PEM holds no certificate")]
     NoCertificate,

@@ -20,9 +20,21 @@ use tracing::debug;
 use crate::body::ProxyBody;
 use crate::metrics::Series;
 
-/// Idle connections kept per process; more than this many concurrent requests open new
-/// connections that are closed afterwards.
-const MAX_IDLE: usize = 256;
+/// Idle connections kept per process and shard; more than this many concurrent requests open
+/// new connections that are closed afterwards.
+const MAX_IDLE: usize = 128;
+
+/// Idle connections are kept per thread (threads beyond this share): a connection's task runs
+/// on the thread that opened it, so reusing it from the same thread avoids waking another.
+const SHARDS: usize = 8;
+
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
+}
 
 pub(crate) type Sender = SendRequest<ProxyBody>;
 
@@ -36,7 +48,7 @@ pub(crate) struct Upstream {
     pub(crate) down_until: AtomicU64,
     /// Requests sent and not finished, for least-outstanding balancing.
     pub(crate) in_flight: AtomicUsize,
-    idle: Mutex<Vec<Sender>>,
+    idle: [Mutex<Vec<Sender>>; SHARDS],
 }
 
 /// A connection ready for one request; `connect` is `Some` when it was opened for it.
@@ -54,14 +66,15 @@ impl Upstream {
             series,
             down_until: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
-            idle: Mutex::new(Vec::new()),
+            idle: Default::default(),
         }
     }
 
     /// An idle keep-alive connection, or a new one.
     pub(crate) async fn checkout(&self, connect_timeout: Duration) -> io::Result<Checkout> {
+        let idle = &self.idle[shard()];
         loop {
-            let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some(mut sender) = pooled else { break };
             // A connection handed back at the end of a body becomes ready once its task has
             // seen the end too; one the backend closed in the meantime errors here.
@@ -98,7 +111,7 @@ impl Upstream {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle[shard()].lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(sender);
         }

@@ -166,11 +166,16 @@ pub async fn build(
     let lock = cache_lock(&req.cache_dir);
     let _guard = lock.lock().await;
     container::prepare_cache(&req.cache_dir)?;
+    let created = std::time::Instant::now();
     let id = container::create(docker, settings, &images, req, &plan).await?;
+    tracing::debug!(app = %req.app, elapsed = ?created.elapsed(), "build container created");
     let result = async {
+        let started = std::time::Instant::now();
         let outcome = container::run(docker, &id, req.limits.timeout, &log).await?;
+        tracing::debug!(app = %req.app, elapsed = ?started.elapsed(), "buildpacks ran");
         let steps = outcome.interpret(&plan)?;
         let layers = slug::assemble(docker, &id, &images, req, &steps, &log).await?;
+        tracing::debug!(app = %req.app, elapsed = ?started.elapsed(), "slug assembled");
         Ok(Built {
             image: layers.image,
             default_process_types: steps.process_types,
@@ -179,7 +184,10 @@ pub async fn build(
         })
     }
     .await;
-    container::remove(docker, &id).await;
+    // Removing a container whose layer holds the whole build takes a second or more; the
+    // result does not wait for it.
+    let docker = docker.clone();
+    tokio::spawn(async move { container::remove(&docker, &id).await });
     result
 }
 

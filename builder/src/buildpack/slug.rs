@@ -43,13 +43,16 @@ pub(super) async fn assemble(
     };
     let source_top = tarball::top_level(&req.source_tar)
         .map_err(|e| BuildpackError::io("read", "the source", e))?;
+    let started = std::time::Instant::now();
     let app_tar = container::download(docker, build_container, "/app").await?;
+    tracing::debug!(app = %req.app, bytes = app_tar.len(), elapsed = ?started.elapsed(), "downloaded /app");
     let run_id = images.run_id.clone();
     let layers = tokio::task::spawn_blocking(move || split(&app_tar, &source_top, &run_id))
         .await
         .map_err(|e| BuildpackError::io("split", "/app", std::io::Error::other(e)))?
         .map_err(|e| BuildpackError::io("split", "/app", e))?;
 
+    tracing::debug!(app = %req.app, elapsed = ?started.elapsed(), "split /app into layers");
     let repo = req
         .tag
         .rsplit_once(':')
@@ -82,8 +85,15 @@ pub(super) async fn assemble(
                     )])),
                     ..Default::default()
                 };
-                let id =
-                    commit_layer(docker, &images.run_id, layers.deps.tar, body, &deps_tag).await?;
+                let id = commit_layer(
+                    docker,
+                    &images.run_id,
+                    layers.deps.tar,
+                    body,
+                    &deps_tag,
+                    "paas: dependencies",
+                )
+                .await?;
                 (id, false)
             }
         }
@@ -115,7 +125,9 @@ pub(super) async fn assemble(
         labels: Some(labels),
         ..Default::default()
     };
-    let image = commit_layer(docker, &base, layers.code.tar, body, &req.tag).await?;
+    let committing = std::time::Instant::now();
+    let image = commit_layer(docker, &base, layers.code.tar, body, &req.tag, "paas: code").await?;
+    tracing::debug!(app = %req.app, elapsed = ?committing.elapsed(), "committed the code layer");
     Ok(Assembled {
         image,
         dependencies_reused: reused,
@@ -139,6 +151,7 @@ async fn commit_layer(
     tar: Vec<u8>,
     mut body: ContainerCreateBody,
     tag: &str,
+    comment: &str,
 ) -> Result<String, BuildpackError> {
     body.image = Some(base.to_string());
     // Not labelled: labels would be committed into the image and inherited by every app
@@ -154,6 +167,7 @@ async fn commit_layer(
             .container(&id)
             .repo(repo)
             .tag(tag)
+            .comment(comment)
             .pause(false)
             .build();
         let committed = docker

@@ -79,6 +79,7 @@ pub async fn delete_app(
     state.deployer.stop_app(&app.name).await?;
     let images = state.store.build_images(&app.id).await?;
     state.store.delete_app(&app.id).await?;
+    state.logs.forget(&app.name);
     state.deployer.publish_routes().await?;
     let repo = state.settings.repo_path(&app.name);
     if let Err(e) = tokio::fs::remove_dir_all(&repo).await {

@@ -66,7 +66,7 @@ pub async fn restart_all(
     Path(name): Path<String>,
 ) -> ApiResult<(StatusCode, ApiJson<serde_json::Value>)> {
     let app = state.app_for(&user, &name).await?;
-    restart(&state, &app, None).await
+    restart(&state, &app, &user, None).await
 }
 
 /// `web.2` restarts one process, `web` every process of the type.
@@ -76,14 +76,23 @@ pub async fn restart_dyno(
     Path((name, which)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, ApiJson<serde_json::Value>)> {
     let app = state.app_for(&user, &name).await?;
-    restart(&state, &app, Some(&which)).await
+    restart(&state, &app, &user, Some(&which)).await
 }
 
 async fn restart(
     state: &AppState,
     app: &AppRow,
+    user: &AuthUser,
     which: Option<&str>,
 ) -> ApiResult<(StatusCode, ApiJson<serde_json::Value>)> {
+    state.platform_event(
+        &app.name,
+        format!(
+            "Restart {} by {}",
+            which.unwrap_or("all processes"),
+            user.name
+        ),
+    );
     let count = state.deployer.restart(app, which).await?;
     if count == 0 {
         let what = which.unwrap_or("any process");

@@ -54,7 +54,7 @@ pub async fn update_formation(
     ApiJson(batch): ApiJson<FormationBatchUpdate>,
 ) -> ApiResult<ApiJson<Vec<Formation>>> {
     let app = state.app_for(&user, &name).await?;
-    scale(&state, &app, &batch.updates).await?;
+    scale(&state, &app, &user, &batch.updates).await?;
     Ok(ApiJson(formation_view(&state, &app).await?))
 }
 
@@ -75,7 +75,7 @@ pub async fn update_formation_type(
         serde_json::json!({"type": process_type, "quantity": body.quantity}),
     )
     .map_err(|e| ApiError::invalid(e.to_string()))?;
-    scale(&state, &app, std::slice::from_ref(&update)).await?;
+    scale(&state, &app, &user, std::slice::from_ref(&update)).await?;
     formation_view(&state, &app)
         .await?
         .into_iter()
@@ -85,7 +85,12 @@ pub async fn update_formation_type(
 }
 
 /// Validates every update first, so a bad one changes nothing, then applies and converges.
-async fn scale(state: &AppState, app: &AppRow, updates: &[FormationUpdate]) -> ApiResult<()> {
+async fn scale(
+    state: &AppState,
+    app: &AppRow,
+    user: &AuthUser,
+    updates: &[FormationUpdate],
+) -> ApiResult<()> {
     if updates.is_empty() {
         return Err(ApiError::invalid(
             "no updates given: send {\"updates\":[{\"type\":\"web\",\"quantity\":2}]}",
@@ -117,6 +122,11 @@ async fn scale(state: &AppState, app: &AppRow, updates: &[FormationUpdate]) -> A
     }
     state.store.set_quantities(&app.id, &changes).await?;
     tracing::info!(app = %app.name, changes = ?changes, "scaled");
+    let described: Vec<String> = changes.iter().map(|(t, q)| format!("{t}@{q}")).collect();
+    state.platform_event(
+        &app.name,
+        format!("Scaled to {} by {}", described.join(", "), user.name),
+    );
     state.deployer.converge(app).await?;
     state.deployer.publish_routes().await?;
     Ok(())

@@ -12,8 +12,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::logs::{self, LogRequest, DEFAULT_LINES, MAX_LINES};
 use crate::state::AppState;
-
-const SOURCES: [&str; 4] = ["app", "router", "build", "platform"];
+use paas_telemetry::{Filter, Source};
 
 pub async fn create_log_session(
     State(state): State<AppState>,
@@ -35,20 +34,18 @@ pub async fn create_log_session(
             "lines must be at most {MAX_LINES}"
         )));
     }
-    if let Some(source) = &req.source {
-        if !SOURCES.contains(&source.as_str()) {
-            return Err(ApiError::invalid(format!(
-                "unknown log source {source:?}: use one of {}",
-                SOURCES.join(", ")
-            )));
-        }
-    }
+    let source = match req.source.as_deref() {
+        Some(s) => Some(s.parse::<Source>().map_err(ApiError::invalid)?),
+        None => None,
+    };
     let secret = state.log_sessions.create(LogRequest {
         app: app.name.clone(),
         lines,
         tail: req.tail.unwrap_or(false),
-        dyno: req.dyno,
-        source: req.source,
+        filter: Filter {
+            source,
+            process: req.dyno,
+        },
     });
     let now = Utc::now();
     let session = LogSession {
@@ -70,7 +67,11 @@ pub async fn stream_log_session(
         .take(&secret)
         .ok_or_else(|| ApiError::not_found("log session not found or expired: create a new one"))?;
     let (tx, rx) = mpsc::channel::<String>(1024);
-    tokio::spawn(logs::stream(state.runtime.clone(), req, tx));
+    tokio::spawn(logs::stream(state.logs.clone(), req, tx));
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    Ok((headers, body).into_response())
 }

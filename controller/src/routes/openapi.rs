@@ -45,6 +45,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("/apps/{app}/healthchecks", "patch", "Set health checks: {\"web\": {\"path\": \"/health\"}}"),
     ("/apps/{app}/builds", "get", "List builds"),
     ("/apps/{app}/builds/{id}", "get", "Build info"),
+    ("/apps/{app}/builds/{id}/output", "get", "A build's whole output, as text"),
     (
         "/apps/{app}/releases",
         "get",
@@ -59,6 +60,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/apps/{app}/releases/{id_or_version}",
         "get",
         "Release info",
+    ),
+    (
+        "/apps/{app}/releases/actions/cancel",
+        "post",
+        "Cancel the deploy in progress",
     ),
     ("/apps/{app}/dynos", "get", "Running processes"),
     ("/apps/{app}/dynos", "delete", "Restart every process"),

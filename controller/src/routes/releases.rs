@@ -112,3 +112,24 @@ pub async fn create_release(
         ApiJson(views::release(&app, &release, current)),
     ))
 }
+
+/// `POST /apps/{app}/releases/actions/cancel`: stops the deploy in progress (its release ends
+/// as failed; the current release keeps running).
+pub async fn cancel_release(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(name): Path<String>,
+) -> ApiResult<(StatusCode, ApiJson<Release>)> {
+    let app = state.app_for(&user, &name).await?;
+    let version = state.deployer.cancel(&app.name)?;
+    let release = find_release(&state, &app, &version.to_string()).await?;
+    let current = state
+        .store
+        .current_release(&app.id)
+        .await?
+        .map(|r| r.version);
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(views::release(&app, &release, current)),
+    ))
+}

@@ -25,24 +25,24 @@ pub async fn serve(
     guard: AttachGuard,
     socket: WebSocket,
 ) {
-    let ended = pump(runtime.clone(), &session, socket).await;
-    let grace = match ended {
-        Ended::Exited => 0,
-        Ended::ClientGone => {
-            tracing::info!(app = %session.app, process = %session.dyno, "client went away: stopping the one-off");
-            HANGUP_GRACE_SECS
-        }
-    };
-    if let Err(e) = runtime.remove(&session.container, grace).await {
-        tracing::warn!(app = %session.app, process = %session.dyno, error = %e, "removing one-off");
+    if let Ended::ClientGone = pump(runtime.clone(), &session, socket).await {
+        tracing::info!(app = %session.app, process = %session.dyno, "client went away: stopping the one-off");
+        remove(runtime.as_ref(), &session, HANGUP_GRACE_SECS).await;
     }
     drop(guard);
 }
 
 enum Ended {
-    /// The process ended (or could not be followed) and the client was told.
-    Exited,
+    /// The process is gone, and the client was told how it ended or why it could not run.
+    Done,
+    /// The client left first; the process may still run.
     ClientGone,
+}
+
+async fn remove(runtime: &dyn Runtime, session: &Session, grace_secs: u32) {
+    if let Err(e) = runtime.remove(&session.container, grace_secs).await {
+        tracing::warn!(app = %session.app, process = %session.dyno, error = %e, "removing one-off");
+    }
 }
 
 async fn pump(runtime: Arc<dyn Runtime>, session: &Session, socket: WebSocket) -> Ended {
@@ -51,10 +51,11 @@ async fn pump(runtime: Arc<dyn Runtime>, session: &Session, socket: WebSocket) -
         Ok(a) => a,
         Err(e) => {
             tracing::warn!(app = %session.app, process = %session.dyno, error = %e, "attaching");
+            remove(runtime.as_ref(), session, 0).await;
             let body = error_body(format!("cannot start {}: {e}", session.dyno));
             let _ = to_client.send(binary(proto::ERROR, &body)).await;
             let _ = to_client.close().await;
-            return Ended::Exited;
+            return Ended::Done;
         }
     };
     tracing::info!(app = %session.app, process = %session.dyno, tty = session.tty, "attached");
@@ -104,6 +105,8 @@ async fn pump(runtime: Arc<dyn Runtime>, session: &Session, socket: WebSocket) -
         }
     };
     reader.abort();
+    // Gone before the client hears the exit status, so whoever ran it finds nothing left.
+    remove(runtime.as_ref(), session, 0).await;
     let frame = match exit {
         Ok(exit) => {
             tracing::info!(app = %session.app, process = %session.dyno, code = exit.code, "one-off exited");
@@ -121,11 +124,10 @@ async fn pump(runtime: Arc<dyn Runtime>, session: &Session, socket: WebSocket) -
             &error_body(format!("cannot tell how {} ended: {e}", session.dyno)),
         ),
     };
-    if to_client.send(frame).await.is_err() {
-        return Ended::ClientGone;
+    if to_client.send(frame).await.is_ok() {
+        let _ = to_client.close().await;
     }
-    let _ = to_client.close().await;
-    Ended::Exited
+    Ended::Done
 }
 
 /// Client frames to the process until the client goes away, which `gone` reports.

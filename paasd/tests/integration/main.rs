@@ -2,7 +2,10 @@
 //! HTTP, Docker builds and containers, requests through the router.
 
 mod bad_input;
+mod buildpacks;
 mod core_loop;
+mod engine;
+mod logs;
 mod releases;
 mod restart;
 mod run;

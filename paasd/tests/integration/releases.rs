@@ -235,3 +235,56 @@ fn images_of_old_releases_are_collected() {
     ok(&p, p.paas(&["rollback", "v2", "-a", "tidy"]));
     served_containing(&p, "tidy.localhost", "release=v4");
 }
+
+#[test]
+fn a_deploy_in_progress_can_be_cancelled() {
+    let p = platform_with(&[]);
+    let checkout = checkout_for(&p, "patient");
+    ok(&p, push(checkout.path()));
+    served_containing(&p, "patient.localhost", "release=v1");
+    let err = p.paas(&["releases:cancel", "-a", "patient"]);
+    assert!(
+        !err.status.success() && text(&err).contains("no deploy"),
+        "{}",
+        text(&err)
+    );
+
+    set_procfile(
+        checkout.path(),
+        "web: /app/start\nrelease: echo waiting; sleep 120\n",
+    );
+    let dir = checkout.path().to_path_buf();
+    let pushing = std::thread::spawn(move || push(&dir));
+    let pending = eventually(Duration::from_secs(30), || {
+        match releases(&p, "patient")
+            .iter()
+            .any(|r| r["version"] == 2 && r["status"] == "pending")
+        {
+            true => Ok(()),
+            false => Err(None),
+        }
+    });
+    assert!(pending.is_ok(), "v2 is being deployed");
+    let out = ok(&p, p.paas(&["releases:cancel", "-a", "patient"]));
+    assert!(out.contains("v2 cancelled"), "{out}");
+    let pushed = pushing.join().unwrap();
+    assert!(!pushed.status.success());
+    assert!(text(&pushed).contains("cancelled"), "{}", text(&pushed));
+    assert!(served(&p, "patient.localhost").contains("release=v1"));
+    let v2 = releases(&p, "patient")
+        .into_iter()
+        .find(|r| r["version"] == 2)
+        .unwrap();
+    assert_eq!(v2["status"], "failed");
+    let left = eventually(Duration::from_secs(10), || {
+        match dynos(&p, "patient").len() {
+            1 => Ok(()),
+            _ => Err(None),
+        }
+    });
+    assert!(
+        left.is_ok(),
+        "only v1's web.1 is left: {:?}",
+        dynos(&p, "patient")
+    );
+}

@@ -22,7 +22,10 @@ fn deployed(name: &str) -> Platform {
     p
 }
 
-/// `paas ARGS` as the admin with `input` on its stdin.
+/// How long one `paas run` in these tests may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `paas ARGS` as the admin with `input` on its stdin; fails the test if it hangs.
 fn paas_with_input(p: &Platform, args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(bin("paas"))
         .args(args)
@@ -35,10 +38,35 @@ fn paas_with_input(p: &Platform, args: &[&str], input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run paas");
+    // Input, output and errors all at once, as a shell pipeline would.
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    let input = input.to_vec();
+    std::thread::spawn(move || stdin.write_all(&input));
+    let drain = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = from.read_to_end(&mut all);
+            all
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("paas {args:?} did not finish within {LIMIT:?}\n{}", p.log());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 fn stdout(out: &Output) -> String {
@@ -301,6 +329,26 @@ fn detached_one_offs_are_listed_logged_and_left_alone() {
         )
         .unwrap();
     assert!(detached.get("attach_url").is_none(), "{detached}");
+
+    // Destroying the app takes its one-offs with it, running or lingering.
+    ok(
+        &p,
+        p.paas(&["run", "--detach", "-a", "bg", "--", "sleep 120"]),
+    );
+    ok(&p, p.paas(&["apps:destroy", "bg", "--confirm", "bg"]));
+    let gone = eventually(Duration::from_secs(15), || {
+        if one_off_containers(&p, "bg").is_empty() {
+            Ok(())
+        } else {
+            Err(None)
+        }
+    });
+    assert!(
+        gone.is_ok(),
+        "{:?}\n{}",
+        one_off_containers(&p, "bg"),
+        p.log()
+    );
 }
 
 #[test]
@@ -422,7 +470,18 @@ fn interactive_shell_gets_a_terminal_and_its_size() {
     screen.wait_for("still-2", at);
 
     keys.write_all(b"exit 5\r").unwrap();
-    let status = child.wait().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < LIMIT,
+            "`exit 5` did not end paas\n{}",
+            screen.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(status.exit_code(), 5, "{}\n{}", screen.text(), p.log());
     let gone = eventually(Duration::from_secs(10), || {
         if one_off_containers(&p, "shell").is_empty() {

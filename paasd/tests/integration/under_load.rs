@@ -167,3 +167,43 @@ fn code_push(p: &paas_testkit::Platform, checkout: &std::path::Path, n: u32) {
     commit_all(checkout, &format!("version {n}")).unwrap();
     ok(p, push(checkout));
 }
+
+#[test]
+#[ignore = "benchmark: run by bench/deploy-under-load.sh"]
+fn deploy_timings() {
+    let p = platform_with(&[]);
+    let checkout = checkout_for(&p, "timed");
+    let t = Instant::now();
+    ok(&p, push(checkout.path()));
+    served(&p, "timed.localhost");
+    let first = t.elapsed();
+
+    let t = Instant::now();
+    code_push(&p, checkout.path(), 1);
+    crate::support::served_containing(&p, "timed.localhost", "release=v2");
+    let cached = t.elapsed();
+
+    let t = Instant::now();
+    ok(&p, p.paas(&["scale", "web=10", "-a", "timed"]));
+    let scaled = t.elapsed();
+    let ps = crate::support::dynos(&p, "timed");
+    assert_eq!(
+        ps.iter().filter(|d| d["state"] == "up").count(),
+        10,
+        "{ps:?}"
+    );
+
+    println!("\n| step | seconds |\n|---|---|");
+    println!(
+        "| first push to live (image layers cached by the engine) | {:.1} |",
+        first.as_secs_f64()
+    );
+    println!(
+        "| push of a code change to live (cached rebuild) | {:.1} |",
+        cached.as_secs_f64()
+    );
+    println!(
+        "| scale web=1 -> 10, all ten passing health checks | {:.1} |",
+        scaled.as_secs_f64()
+    );
+}

@@ -240,3 +240,33 @@ async fn shutdown_lets_requests_in_flight_finish() {
         "the listener is closed after shutdown"
     );
 }
+
+#[tokio::test]
+async fn router_threads_serve_until_shut_down() {
+    let router = paas_router::Router::new(crate::support::DOMAIN);
+    router.set_app("web", vec![backend("backend-web").await]);
+    let threads = paas_router::serve_threads(
+        "127.0.0.1:0".parse().unwrap(),
+        router,
+        paas_router::Protocol::Http,
+        2,
+    )
+    .unwrap();
+    let addr = threads.local_addr();
+    // Separate connections, so both threads' sockets are likely used; each must answer.
+    for _ in 0..20 {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let response = http
+            .get(format!("http://{addr}/"))
+            .header("host", host("web"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "backend-web");
+    }
+    tokio::task::spawn_blocking(move || threads.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
