@@ -13,13 +13,17 @@
 # listener per thread, like nginx's workers); "paas-shared" runs `serve` in one multi-threaded
 # runtime (how paasd embeds it by default).
 #
-# Environment: ROUNDS (3), DURATION seconds per run (8), THREADS (nproc),
-# CARGO_TARGET_DIR (/var/tmp/paas-target).
+# Then a soak: SOAK seconds of alternating small (64 connections) and 1 MiB (16 connections)
+# load on the paas router, its memory sampled after each 30 s slice.
+#
+# Environment: ROUNDS (3), DURATION seconds per run (8), THREADS (nproc), SOAK seconds (300;
+# 0 skips it), CARGO_TARGET_DIR (/var/tmp/paas-target).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 THREADS=${THREADS:-$(nproc)}
+SOAK=${SOAK:-300}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/paas-target}
 HOST=web.bench.test
 BACKENDS=(18081 18082 18083)
@@ -225,8 +229,15 @@ main() {
 			run_wrk "$target" 16 /1m >>"$WORK/$target.1m"
 		done
 	done
-	local rss_end
+	local rss_end soak=() elapsed=0 path conns
 	rss_end=$(rss_mib "$paas_pid")
+	while [ "$elapsed" -lt "$SOAK" ]; do
+		if [ $((elapsed / 30 % 2)) -eq 0 ]; then path=/ conns=64; else path=/1m conns=16; fi
+		log "soak: ${elapsed}s/${SOAK}s"
+		DURATION=30 run_wrk paas "$conns" "$path" >/dev/null
+		soak+=("$(rss_mib "$paas_pid")")
+		elapsed=$((elapsed + 30))
+	done
 
 	declare -A RPS
 	printf '%s: %s, %s CPUs; %s workers/threads per proxy; %s rounds of %ss, medians\n\n' \
@@ -250,6 +261,9 @@ main() {
 			"$(awk -v a="${RPS[$target]}" -v b="${RPS[direct]}" 'BEGIN { print a / b }')"
 	done
 	printf '\npaas router RSS: %s MiB after warm-up, %s MiB after all rounds\n' "$rss_start" "$rss_end"
+	if [ "${#soak[@]}" -gt 0 ]; then
+		printf 'paas router RSS every 30 s of a %s s soak (MiB): %s\n' "$SOAK" "${soak[*]}"
+	fi
 	printf 'router/nginx throughput ratio: %.2f\n' \
 		"$(awk -v a="${RPS[paas]}" -v b="${RPS[nginx]}" 'BEGIN { print a / b }')"
 }

@@ -5,7 +5,9 @@
 #
 # Installs Docker and the other host packages, builds paasd and the paas CLI
 # (Rust >= the workspace's rust-version, from rustup), installs them to
-# /usr/local/bin, makes the base images, and (re)starts paasd: under systemd
+# /usr/local/bin, installs the buildpacks and stack recipes in
+# /usr/local/share/paas, makes the base and stack images (`paasd stack
+# build`; about a minute the first time), and (re)starts paasd: under systemd
 # when it runs, else in the background (pidfile /run/paasd.pid, log
 # /var/log/paasd.log). Running it again rebuilds, reinstalls and restarts.
 #
@@ -23,6 +25,7 @@ PAASD_ENV_FILE=/etc/default/paasd
 PAASD_PIDFILE=/run/paasd.pid
 PAASD_LOG=/var/log/paasd.log
 PAASD_UNIT=/etc/systemd/system/paasd.service
+PAAS_SHARE_DIR=/usr/local/share/paas
 
 # Variables this script and the CLI read, which are not paasd settings.
 NOT_PAASD_SETTINGS=" PAAS_IMAGES PAAS_IMAGES_FORCE PAAS_DOCKER PAAS_DEBIAN_MIRROR PAAS_DEBIAN_SECURITY_MIRROR PAAS_API_URL PAAS_TOKEN "
@@ -46,6 +49,28 @@ install_binary() {
 	install -m 0755 "$1" "$2.new"
 	mv -f "$2.new" "$2"
 	log "installed $2"
+}
+
+# install_share: paas's buildpacks and the stack recipes (with the scripts that
+# make them) go to PAAS_SHARE_DIR, where paasd looks for them by default
+# (--buildpacks-dir, --stacks-dir). Replaced whole, so removed files go too.
+install_share() {
+	local dir
+	mkdir -p "$PAAS_SHARE_DIR"
+	for dir in buildpacks deploy; do
+		rm -rf "$PAAS_SHARE_DIR/$dir.new"
+		mkdir -p "$PAAS_SHARE_DIR/$dir.new"
+		if [ "$dir" = deploy ]; then
+			cp -a "$PAAS_REPO_DIR/deploy/lib.sh" "$PAAS_REPO_DIR/deploy/images.sh" "$PAAS_REPO_DIR/deploy/stacks" "$PAAS_SHARE_DIR/deploy.new/"
+		else
+			cp -a "$PAAS_REPO_DIR/$dir/." "$PAAS_SHARE_DIR/$dir.new/"
+		fi
+		rm -rf "$PAAS_SHARE_DIR/$dir.old"
+		if [ -e "$PAAS_SHARE_DIR/$dir" ]; then mv "$PAAS_SHARE_DIR/$dir" "$PAAS_SHARE_DIR/$dir.old"; fi
+		mv "$PAAS_SHARE_DIR/$dir.new" "$PAAS_SHARE_DIR/$dir"
+		rm -rf "$PAAS_SHARE_DIR/$dir.old"
+	done
+	log "installed buildpacks and stack recipes in $PAAS_SHARE_DIR"
 }
 
 # paasd_settings_from_env: the PAAS_* (and DATABASE_URL, DOCKER_HOST, RUST_LOG)
@@ -249,8 +274,16 @@ main() {
 	build
 	section "Base images"
 	"$PAAS_LIB_DIR/images.sh"
-	section "paasd"
+	section "paasd settings"
 	write_env_file
+	section "Buildpacks and stack images"
+	install_share
+	# With paasd's settings (PAAS_CA_BUNDLE, the stack names), in a subshell.
+	(
+		load_env_file
+		"$PAASD_BIN" stack build
+	)
+	section "paasd"
 	if systemd_is_init; then
 		start_systemd_paasd
 	else

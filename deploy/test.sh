@@ -72,6 +72,8 @@ run_tests() {
 
 main() {
 	step "Host packages"
+	# Peers only the tests talk to: a real syslog server receives log drains.
+	PAAS_PACKAGES+=(rsyslog)
 	ensure_packages
 	step "Docker engine"
 	ensure_dockerd
@@ -79,6 +81,10 @@ main() {
 	remove_test_containers
 	step "Base images"
 	PAAS_IMAGES=busybox "$PAAS_LIB_DIR/images.sh"
+	# The buildpack tests build on the stacks: about a minute the first time,
+	# a label check afterwards.
+	step "Stack images"
+	"$PAAS_LIB_DIR/stacks/make.sh"
 	step "Rust toolchain"
 	ensure_cargo
 	ensure_rust_lint_tools

@@ -300,3 +300,20 @@ mod tests {
         );
     }
 }
+
+/// `POST /apps/{app}/log-drains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogDrainCreate {
+    /// `syslog://HOST:PORT`, `syslog+tls://HOST:PORT` or `https://...`
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogDrain {
+    pub id: Uuid,
+    pub url: String,
+    /// Heroku's drain token; paas sends it as `Logplex-Drain-Token`.
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

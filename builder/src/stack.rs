@@ -39,7 +39,9 @@ impl Stack {
         Ok(StackImages {
             build_id,
             run_id,
-            run_user: user.filter(|u| !u.is_empty()).unwrap_or_else(|| "app".into()),
+            run_user: user
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "app".into()),
         })
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod builds;
 mod client;
 mod config;
+mod drains;
 #[cfg(test)]
 mod fixtures;
 mod git_remote;
@@ -118,6 +119,14 @@ enum Command {
     /// Print a build's whole output: `paas builds:output BUILD_ID`
     #[command(name = "builds:output")]
     BuildsOutput(builds::OutputArgs),
+    /// List the app's log drains
+    Drains(AppJsonArgs),
+    /// Forward the app's logs: `paas drains:add syslog+tls://HOST:PORT` or an https:// URL
+    #[command(name = "drains:add")]
+    DrainsAdd(drains::DrainArgs),
+    /// Stop forwarding to a drain
+    #[command(name = "drains:remove")]
+    DrainsRemove(drains::DrainArgs),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
     /// Cancel the deploy in progress (the current release keeps running)
@@ -163,6 +172,9 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::Drains(a) => drains::list(a),
+        Command::DrainsAdd(a) => drains::add(a),
+        Command::DrainsRemove(a) => drains::remove(a),
         Command::Builds(a) => builds::list(a),
         Command::BuildsOutput(a) => builds::show_output(a),
         Command::ReleasesCancel(a) => releases::cancel(a),

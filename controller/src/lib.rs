@@ -105,6 +105,28 @@ impl Controller {
         )
     }
 
+    /// Starts every app's drains, and a task that tells each app's log when its drains lose
+    /// lines.
+    pub async fn start_drains(&self) -> Result<tokio::task::JoinHandle<()>, ControllerError> {
+        let state = &self.state;
+        let apps = state.store.list_apps(None).await?;
+        let with_drains: std::collections::HashSet<String> = state
+            .store
+            .all_drains()
+            .await?
+            .into_iter()
+            .map(|d| d.app_id)
+            .collect();
+        for app in apps.iter().filter(|a| with_drains.contains(&a.id)) {
+            if let Err(e) = routes::log_drains::load_drains(state, app).await {
+                tracing::warn!(app = %app.name, error = %e.message, "drains not started");
+            }
+        }
+        Ok(state
+            .logs
+            .spawn_drain_reporter(std::time::Duration::from_secs(5)))
+    }
+
     /// The route table for the router, updated whenever what runs changes.
     pub fn routes(&self) -> watch::Receiver<RouteMap> {
         self.state.deployer.routes()

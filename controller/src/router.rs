@@ -6,8 +6,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::routes::{
-    account, apps, builds, collaborators, config_vars, dynos, formation, git, log_sessions,
-    openapi, process_settings, releases, run,
+    account, apps, builds, collaborators, config_vars, dynos, formation, git, log_drains,
+    log_sessions, openapi, process_settings, releases, run,
 };
 use crate::state::AppState;
 
@@ -76,6 +76,14 @@ pub fn build(state: AppState) -> Router {
         .route(
             "/apps/{app}/collaborators/{user}",
             axum::routing::delete(collaborators::delete_collaborator),
+        )
+        .route(
+            "/apps/{app}/log-drains",
+            get(log_drains::list_log_drains).post(log_drains::create_log_drain),
+        )
+        .route(
+            "/apps/{app}/log-drains/{drain}",
+            axum::routing::delete(log_drains::delete_log_drain),
         )
         .route(
             "/apps/{app}/log-sessions",

@@ -11,9 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use paas_api::DynoCreate;
-use paas_scheduler::{Limits, Process, ProcessSpec, ProcessState, ONE_OFF};
+use paas_scheduler::{Limits, Process, ProcessSpec, ONE_OFF};
 use rand::RngCore;
 
 use crate::error::ApiError;
@@ -22,9 +21,9 @@ use crate::store::{AppRow, ReleaseRow};
 
 /// An attach URL must be used soon after it is made; its process waits unstarted until then.
 pub const ATTACH_TTL: Duration = Duration::from_secs(60);
-/// A detached one-off's container is kept this long after it ends, so `paas logs` still finds
-/// its output; `paas ps` no longer lists it.
-pub const LINGER: Duration = Duration::from_secs(300);
+/// A detached one-off's container is kept this long after it ends, so the log collector surely
+/// has read all of its output; `paas ps` no longer lists it.
+pub const LINGER: Duration = Duration::from_secs(60);
 /// Commands travel in a container label too; the engine has limits, and so does reason.
 const MAX_COMMAND: usize = 32 * 1024;
 
@@ -255,6 +254,8 @@ pub fn spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use paas_scheduler::ProcessState;
 
     fn session(container: &str) -> Session {
         Session {

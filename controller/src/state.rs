@@ -37,6 +37,7 @@ pub struct Settings {
     pub buildpacks: paas_builder::buildpack::BuildpackSettings,
     /// Each app keeps at most twice this much log history on disk.
     pub log_segment_bytes: u64,
+    pub drains: paas_telemetry::drain::DrainSettings,
 }
 
 impl Settings {

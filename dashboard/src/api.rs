@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use paas_api::{
     App, AppCreate, Build, ConfigVars, ConfigVarsPatch, Credentials, Dyno, ErrorBody, Formation,
-    FormationBatchUpdate, FormationUpdate, LogSession, LogSessionCreate, Release,
-    RollbackRequest, TokenResponse, HEROKU_ACCEPT,
+    FormationBatchUpdate, FormationUpdate, LogSession, LogSessionCreate, Release, RollbackRequest,
+    TokenResponse, HEROKU_ACCEPT,
 };
 use reqwest::{Method, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
@@ -94,13 +94,20 @@ impl ApiClient {
         self.call(Method::GET, token, segments, None::<&()>).await
     }
 
-    pub async fn login(&self, username: &str, password: &str) -> Result<TokenResponse, DashboardError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<TokenResponse, DashboardError> {
         let body = Credentials {
             username: username.to_string(),
             password: password.to_string(),
         };
-        self.send(self.request(Method::POST, None, &["auth", "login"]).json(&body))
-            .await
+        self.send(
+            self.request(Method::POST, None, &["auth", "login"])
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn apps(&self, token: &str) -> Result<Vec<App>, DashboardError> {
@@ -123,7 +130,11 @@ impl ApiClient {
             .await
     }
 
-    pub async fn formation(&self, token: &str, app: &str) -> Result<Vec<Formation>, DashboardError> {
+    pub async fn formation(
+        &self,
+        token: &str,
+        app: &str,
+    ) -> Result<Vec<Formation>, DashboardError> {
         self.get(token, &["apps", app, "formation"]).await
     }
 
@@ -140,8 +151,13 @@ impl ApiClient {
                 quantity,
             }],
         };
-        self.call(Method::PATCH, token, &["apps", app, "formation"], Some(&body))
-            .await
+        self.call(
+            Method::PATCH,
+            token,
+            &["apps", app, "formation"],
+            Some(&body),
+        )
+        .await
     }
 
     pub async fn dynos(&self, token: &str, app: &str) -> Result<Vec<Dyno>, DashboardError> {
@@ -171,8 +187,13 @@ impl ApiClient {
         app: &str,
         patch: &ConfigVarsPatch,
     ) -> Result<ConfigVars, DashboardError> {
-        self.call(Method::PATCH, token, &["apps", app, "config-vars"], Some(patch))
-            .await
+        self.call(
+            Method::PATCH,
+            token,
+            &["apps", app, "config-vars"],
+            Some(patch),
+        )
+        .await
     }
 
     pub async fn releases(&self, token: &str, app: &str) -> Result<Vec<Release>, DashboardError> {
@@ -202,14 +223,22 @@ impl ApiClient {
         app: &str,
         req: &LogSessionCreate,
     ) -> Result<LogSession, DashboardError> {
-        self.call(Method::POST, token, &["apps", app, "log-sessions"], Some(req))
-            .await
+        self.call(
+            Method::POST,
+            token,
+            &["apps", app, "log-sessions"],
+            Some(req),
+        )
+        .await
     }
 
     /// Opens a log session's capability URL. It names the API's public address, which this
     /// host may not reach (a proxy in front, TLS), so its path is requested from the internal
     /// base instead.
-    pub async fn open_log_stream(&self, logplex_url: &str) -> Result<reqwest::Response, DashboardError> {
+    pub async fn open_log_stream(
+        &self,
+        logplex_url: &str,
+    ) -> Result<reqwest::Response, DashboardError> {
         let public = Url::parse(logplex_url).map_err(|e| DashboardError::Api {
             status: 502,
             message: format!("The API gave an invalid log stream address: {e}"),

@@ -19,7 +19,10 @@ pub struct SignedIn(pub Session);
 impl FromRequestParts<Shared> for SignedIn {
     type Rejection = DashboardError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
         cookie(&parts.headers, SESSION_COOKIE)
             .and_then(|id| state.sessions.get(id))
             .map(SignedIn)

@@ -74,18 +74,27 @@ pub fn router(config: DashboardConfig) -> Router {
         .route("/dashboard/", get(apps::home))
         .route("/dashboard/login", get(auth::login_page).post(auth::login))
         .route("/dashboard/logout", post(auth::logout))
-        .route("/dashboard/apps", get(apps::list_apps).post(apps::create_app))
+        .route(
+            "/dashboard/apps",
+            get(apps::list_apps).post(apps::create_app),
+        )
         .route("/dashboard/apps/{app}", get(app::show_app))
         .route("/dashboard/apps/{app}/destroy", post(apps::destroy_app))
         .route("/dashboard/apps/{app}/scale", post(actions::scale))
         .route("/dashboard/apps/{app}/restart", post(actions::restart))
         .route("/dashboard/apps/{app}/config", post(actions::set_config))
-        .route("/dashboard/apps/{app}/config/unset", post(actions::unset_config))
+        .route(
+            "/dashboard/apps/{app}/config/unset",
+            post(actions::unset_config),
+        )
         .route("/dashboard/apps/{app}/rollback", post(actions::rollback))
         .route("/dashboard/apps/{app}/logs", get(logs::logs_page))
         .route("/dashboard/apps/{app}/logs/stream", get(logs::stream_logs))
         .route("/dashboard/static/{file}", get(assets::asset))
-        .route("/dashboard/{*rest}", get(pages::not_found).post(pages::not_found))
+        .route(
+            "/dashboard/{*rest}",
+            get(pages::not_found).post(pages::not_found),
+        )
         .layer(axum::middleware::map_response(assets::security_headers))
         .with_state(shared)
 }

@@ -122,6 +122,15 @@ pub struct Config {
     )]
     pub release_timeout: u64,
 
+    /// Certificates trusted when sending logs to TLS drains (syslog+tls://, https://).
+    #[arg(
+        long,
+        env = "PAAS_DRAIN_CA_BUNDLE",
+        default_value = "/etc/ssl/certs/ca-certificates.crt",
+        global = true
+    )]
+    pub drain_ca_bundle: std::path::PathBuf,
+
     /// Log history kept on disk per app, in MiB (the oldest lines go first).
     #[arg(long, env = "PAAS_LOG_HISTORY_MB", default_value_t = 8, global = true)]
     pub log_history_mb: u64,

@@ -148,6 +148,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             keep_releases: config.keep_releases,
         },
         log_segment_bytes: config.log_history_mb.max(1) * 1024 * 1024 / 2,
+        drains: paas_telemetry::drain::DrainSettings {
+            ca_bundle: config.drain_ca_bundle.clone(),
+            ..Default::default()
+        },
     };
     let domain = settings.domain.clone();
     let controller = Controller::start(settings, &config.database_url(), Arc::new(runtime), docker)
@@ -167,6 +171,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     });
     let reconciler = controller.spawn_reconciler();
     let collector = controller.spawn_log_collector();
+    let drain_reporter = controller
+        .start_drains()
+        .await
+        .context("cannot start log drains")?;
     tokio::spawn(access_log_into_streams(
         router.access_log(),
         controller.logs(),
@@ -176,7 +184,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let api = axum::serve(api_listener, controller.http())
+    // The dashboard calls the API like any client, over the internal address.
+    let dashboard = paas_dashboard::router(paas_dashboard::DashboardConfig {
+        secure_cookies: config.api_url(api_addr).starts_with("https://"),
+        ..paas_dashboard::DashboardConfig::new(format!("http://{}", local(api_addr)))
+    });
+    let api = axum::serve(api_listener, controller.http().merge(dashboard))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let router_task = paas_router::serve(router_listener, router, stopped(stop_rx));
     tracing::info!(api = %api_addr, router = %router_addr, domain = %domain, instance = %instance, "paasd started");
@@ -187,6 +200,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping; app containers keep running and are adopted on the next start");
     reconciler.abort();
     collector.abort();
+    drain_reporter.abort();
     let _ = stop_tx.send(true);
     // In-flight requests (a push mid-build) get a moment to finish, not forever.
     let _ = tokio::time::timeout(Duration::from_secs(10), async {

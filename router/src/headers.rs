@@ -1,7 +1,8 @@
 //! Header rewriting on the way to a backend and back.
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, EXPECT, TE, TRAILER, TRANSFER_ENCODING,
+    UPGRADE, VIA,
 };
 
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -122,6 +123,8 @@ pub(crate) fn add_forwarded(
     headers.insert(X_FORWARDED_PORT.clone(), client.port.clone());
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     headers.append(VIA, VIA_PAAS.clone());
+    // The router already answered it (hyper sends 100 Continue when the body is first read).
+    headers.remove(EXPECT);
 }
 
 /// The incoming `X-Forwarded-For` list (all its lines) with the client IP appended.

@@ -5,10 +5,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{broadcast, mpsc};
 
+use crate::drain::Drain;
 use crate::history::History;
 use crate::line::{LogLine, Source};
 
@@ -57,6 +58,7 @@ pub struct LogHub {
     dir: PathBuf,
     segment_bytes: u64,
     apps: Mutex<HashMap<String, Arc<AppLog>>>,
+    drains: RwLock<HashMap<String, Vec<Arc<Drain>>>>,
 }
 
 impl LogHub {
@@ -66,6 +68,7 @@ impl LogHub {
             dir,
             segment_bytes,
             apps: Mutex::new(HashMap::new()),
+            drains: RwLock::new(HashMap::new()),
         })
     }
 
@@ -114,9 +117,53 @@ impl LogHub {
             let _ = log.live.send(entry.clone());
             entry
         };
+        if let Some(drains) = self.drains.read().expect("drains poisoned").get(app) {
+            for drain in drains {
+                drain.offer(&entry.1);
+            }
+        }
         if log.disk.try_send(entry.1).is_err() {
             log.not_written.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Replaces the app's drains (the old ones stop).
+    pub fn set_drains(&self, app: &str, drains: Vec<Arc<Drain>>) {
+        let mut all = self.drains.write().expect("drains poisoned");
+        if drains.is_empty() {
+            all.remove(app);
+        } else {
+            all.insert(app.to_string(), drains);
+        }
+    }
+
+    /// Every interval, tells each app's log how many lines its drains lost since the last time.
+    pub fn spawn_drain_reporter(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(hub) = hub.upgrade() else { return };
+                let mut warnings = Vec::new();
+                for (app, drains) in hub.drains.read().expect("drains poisoned").iter() {
+                    for d in drains {
+                        if let Some(n) = d.newly_dropped() {
+                            let warning = format!(
+                                "{n} lines were not sent to drain {}: it is down or too slow",
+                                d.url
+                            );
+                            warnings.push((app.clone(), warning));
+                        }
+                    }
+                }
+                for (app, warning) in warnings {
+                    hub.publish(&app, LogLine::new(Source::Platform, None, warning));
+                }
+            }
+        })
     }
 
     /// The newest `n` lines that pass `filter`, in time order, and a live feed of what comes
@@ -168,6 +215,7 @@ impl LogHub {
     /// An app was destroyed: its stream and history go.
     pub fn forget(&self, app: &str) {
         self.apps.lock().expect("log hub poisoned").remove(app);
+        self.set_drains(app, Vec::new());
         let dir = self.dir.join(app);
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             if e.kind() != std::io::ErrorKind::NotFound {

@@ -3,6 +3,7 @@
 //! drains; and the request and resource figures that compare releases.
 
 pub mod collector;
+pub mod drain;
 pub mod history;
 pub mod hub;
 pub mod line;

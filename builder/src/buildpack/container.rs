@@ -46,7 +46,11 @@ pub(super) async fn create(
         .canonicalize()
         .map_err(|e| BuildpackError::io("open the build cache", &req.cache_dir, e))?;
     let ca = settings.ca_bundle.canonicalize().map_err(|e| {
-        BuildpackError::io("read the CA bundle (PAAS_CA_BUNDLE)", &settings.ca_bundle, e)
+        BuildpackError::io(
+            "read the CA bundle (PAAS_CA_BUNDLE)",
+            &settings.ca_bundle,
+            e,
+        )
     })?;
     let mut env = vec![
         format!("STACK={}", settings.stack.build_image),
@@ -103,7 +107,8 @@ pub(super) async fn create(
         .id;
     let inputs = async {
         upload(docker, &id, "/app", req.source_tar.clone()).await?;
-        let paas = inputs_tar(req, plan).map_err(|e| BuildpackError::io("pack", "the build inputs", e))?;
+        let paas =
+            inputs_tar(req, plan).map_err(|e| BuildpackError::io("pack", "the build inputs", e))?;
         upload(docker, &id, "/", paas).await
     };
     if let Err(e) = inputs.await {
@@ -151,7 +156,9 @@ pub(super) async fn download(
     id: &str,
     path: &str,
 ) -> Result<Vec<u8>, BuildpackError> {
-    let options = DownloadFromContainerOptionsBuilder::new().path(path).build();
+    let options = DownloadFromContainerOptionsBuilder::new()
+        .path(path)
+        .build();
     let chunks: Vec<bytes::Bytes> = docker
         .download_from_container(id, Some(options))
         .try_collect()
@@ -160,7 +167,10 @@ pub(super) async fn download(
 }
 
 pub(super) async fn remove(docker: &Docker, id: &str) {
-    let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
     if let Err(e) = docker.remove_container(id, Some(options)).await {
         tracing::warn!(container = id, error = %e, "removing a build container");
     }
@@ -322,7 +332,11 @@ impl Outcome {
                 })
             }
         }
-        let buildpacks: Vec<String> = self.text("buildpacks").lines().map(str::to_string).collect();
+        let buildpacks: Vec<String> = self
+            .text("buildpacks")
+            .lines()
+            .map(str::to_string)
+            .collect();
         let mut steps = Steps {
             buildpacks,
             process_types: BTreeMap::new(),

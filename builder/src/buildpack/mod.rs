@@ -95,7 +95,9 @@ pub enum BuildpackError {
         chosen_by: String,
     },
 
-    #[error("the {buildpack} buildpack failed: bin/compile exited with {code} (its output is above)")]
+    #[error(
+        "the {buildpack} buildpack failed: bin/compile exited with {code} (its output is above)"
+    )]
     CompileFailed { buildpack: String, code: i64 },
 
     #[error("the {buildpack} buildpack has no executable bin/compile")]

@@ -30,9 +30,7 @@ pub fn parse(text: &str) -> Result<Release, String> {
         if !indented {
             section = None;
             let Some((key, value)) = split_key(line) else {
-                return Err(format!(
-                    "line {n}: expected `key: value`, found {line:?}"
-                ));
+                return Err(format!("line {n}: expected `key: value`, found {line:?}"));
             };
             let Some(&known) = KEYS.iter().find(|k| **k == key) else {
                 continue;
@@ -140,7 +138,9 @@ fn scalar(value: &str) -> Result<String, String> {
         return Ok(out);
     }
     if value.starts_with(['|', '>']) {
-        return Err("block scalars (| and >) are not supported: write the value on one line".into());
+        return Err(
+            "block scalars (| and >) are not supported: write the value on one line".into(),
+        );
     }
     if value.starts_with(['{', '[']) {
         return Err("expected a string, found a collection".into());

@@ -191,9 +191,7 @@ async fn resolve(
             "{chosen_by}: {spec:?} is not a buildpack: give a git URL (https://..., file://...), an absolute path on the paas host, or a built-in name"
         )));
     }
-    let _ = log
-        .send(format!("-----> Fetching buildpack {spec}"))
-        .await;
+    let _ = log.send(format!("-----> Fetching buildpack {spec}")).await;
     let dir = tempfile::tempdir().map_err(|e| BuildpackError::io("create", "a temp dir", e))?;
     clone(location, reference, dir.path()).await?;
     let pack = Pack {
@@ -228,7 +226,9 @@ async fn clone(url: &str, reference: Option<&str>, into: &Path) -> Result<(), Bu
     if reference.is_none() {
         clone.extend(["--depth", "1"]);
     }
-    let target = into.to_str().ok_or_else(|| fail("temp dir is not UTF-8".into()))?;
+    let target = into
+        .to_str()
+        .ok_or_else(|| fail("temp dir is not UTF-8".into()))?;
     clone.extend(["--", url, target]);
     git(&clone, None).await.map_err(fail)?;
     if let Some(r) = reference {

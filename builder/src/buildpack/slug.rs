@@ -106,7 +106,10 @@ pub(super) async fn assemble(
     ))
     .await;
     let labels = HashMap::from([
-        ("paas.slug.buildpacks".to_string(), steps.buildpacks.join(",")),
+        (
+            "paas.slug.buildpacks".to_string(),
+            steps.buildpacks.join(","),
+        ),
         ("paas.slug.commit".to_string(), req.commit.clone()),
     ]);
     let body = ContainerCreateBody {
@@ -377,7 +380,15 @@ mod tests {
         tar::Archive::new(tar)
             .entries()
             .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string().trim_end_matches('/').to_string())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .trim_end_matches('/')
+                    .to_string()
+            })
             .collect()
     }
 

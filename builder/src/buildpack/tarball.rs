@@ -120,7 +120,8 @@ pub(super) fn root_file(tar: &[u8], name: &str) -> std::io::Result<Option<Vec<u8
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries()? {
         let mut entry = entry?;
-        if entry.header().entry_type() == tar::EntryType::Regular && entry.path()? == Path::new(name)
+        if entry.header().entry_type() == tar::EntryType::Regular
+            && entry.path()? == Path::new(name)
         {
             let mut content = Vec::new();
             entry.read_to_end(&mut content)?;

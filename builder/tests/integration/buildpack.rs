@@ -72,9 +72,15 @@ fn script(path: &Path, text: &str) {
 fn buildpack(dir: &Path, name: &str, detect: &str, compile: &str, release: &str) {
     let bp = dir.join(name);
     script(&bp.join("bin/detect"), &format!("#!/bin/bash\n{detect}\n"));
-    script(&bp.join("bin/compile"), &format!("#!/bin/bash\nset -e\n{compile}\n"));
+    script(
+        &bp.join("bin/compile"),
+        &format!("#!/bin/bash\nset -e\n{compile}\n"),
+    );
     if !release.is_empty() {
-        script(&bp.join("bin/release"), &format!("#!/bin/bash\n{release}\n"));
+        script(
+            &bp.join("bin/release"),
+            &format!("#!/bin/bash\n{release}\n"),
+        );
     }
 }
 
@@ -211,7 +217,10 @@ async fn runs_the_classic_api_and_layers_the_slug_on_the_run_stack() {
         );
     });
     // Two buildpacks through .buildpacks: the first's `export` reaches the second.
-    let files = [("fake.txt", "x"), (".buildpacks", "fake\n# comment\nsecond\n")];
+    let files = [
+        ("fake.txt", "x"),
+        (".buildpacks", "fake\n# comment\nsecond\n"),
+    ];
     let req = s.request(&repo, "one", &files);
     let (built, log) = build(&docker, &s.settings, &req).await;
     let built = built.unwrap_or_else(|e| panic!("{e}\n{}", log.join("\n")));
@@ -239,7 +248,10 @@ async fn runs_the_classic_api_and_layers_the_slug_on_the_run_stack() {
         .unwrap()
         .contains(&"FROM_RELEASE=yes".to_string()));
     // The launcher sources .profile.d and runs in /app as the stack's user.
-    let out = run(&req.tag, "echo $FAKE_PROFILE; echo $(cat greeting.txt); id -un; pwd");
+    let out = run(
+        &req.tag,
+        "echo $FAKE_PROFILE; echo $(cat greeting.txt); id -un; pwd",
+    );
     assert_eq!(out, "sourced\nhello there\napp\n/app\n");
 
     // A code-only change: the same dependency files, so their layer is reused.
@@ -286,27 +298,33 @@ async fn detection_failure_lists_what_each_buildpack_looks_for() {
     let (result, _) = build(&docker, &s.settings, &req).await;
     let err = result.unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, BuildpackError::NoneDetected { .. }), "{err:?}");
-    let beta = message.find("beta: its bin/detect did not match").expect(&message);
+    assert!(
+        matches!(err, BuildpackError::NoneDetected { .. }),
+        "{err:?}"
+    );
+    let beta = message
+        .find("beta: its bin/detect did not match")
+        .expect(&message);
     let alpha = message.find("alpha: alpha.txt or alpha/").expect(&message);
     assert!(beta < alpha, "in detection order: {message}");
     assert!(message.contains("BUILDPACK_URL"), "{message}");
 
     // A buildpack chosen by name must apply.
     let mut req = s.request(&repo, "two", &[("README", "x")]);
-    req.config
-        .insert("BUILDPACK_URL".into(), "alpha".into());
+    req.config.insert("BUILDPACK_URL".into(), "alpha".into());
     let (result, _) = build(&docker, &s.settings, &req).await;
     let message = result.unwrap_err().to_string();
     assert!(
         message.contains("the alpha buildpack does not apply") && message.contains("BUILDPACK_URL"),
         "{message}"
     );
-    req.config
-        .insert("BUILDPACK_URL".into(), "gamma".into());
+    req.config.insert("BUILDPACK_URL".into(), "gamma".into());
     let (result, _) = build(&docker, &s.settings, &req).await;
     let message = result.unwrap_err().to_string();
-    assert!(message.contains("not a built-in buildpack (beta, alpha)"), "{message}");
+    assert!(
+        message.contains("not a built-in buildpack (beta, alpha)"),
+        "{message}"
+    );
     no_build_containers(&docker, &repo.app()).await;
 }
 
@@ -322,7 +340,13 @@ async fn a_failing_compile_is_reported_and_the_time_limit_stops_a_build() {
             "echo 'custom failure: nothing here compiles'; exit 3",
             "",
         );
-        buildpack(dir, "slow", "[ -f \"$1/slow\" ]", "echo starting; sleep 600", "");
+        buildpack(
+            dir,
+            "slow",
+            "[ -f \"$1/slow\" ]",
+            "echo starting; sleep 600",
+            "",
+        );
     });
     let req = s.request(&repo, "one", &[("fail", "")]);
     let (result, log) = build(&docker, &s.settings, &req).await;
@@ -331,7 +355,10 @@ async fn a_failing_compile_is_reported_and_the_time_limit_stops_a_build() {
         matches!(&err, BuildpackError::CompileFailed { buildpack, code: 3 } if buildpack == "failing"),
         "{err:?}"
     );
-    assert!(log.contains(&"custom failure: nothing here compiles".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"custom failure: nothing here compiles".to_string()),
+        "{log:?}"
+    );
     assert!(docker.inspect_image(&req.tag).await.is_err(), "no image");
 
     let mut req = s.request(&repo, "two", &[("slow", "")]);

@@ -6,6 +6,7 @@ pub mod config_vars;
 pub mod dynos;
 pub mod formation;
 pub mod git;
+pub mod log_drains;
 pub mod log_sessions;
 pub mod openapi;
 pub mod process_settings;

@@ -44,7 +44,12 @@ pub async fn scale(
             f.quantity
         ))),
     };
-    Ok(after_form(&state, &post.session, &page(app, "processes"), outcome))
+    Ok(after_form(
+        &state,
+        &post.session,
+        &page(app, "processes"),
+        outcome,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -69,7 +74,12 @@ pub async fn restart(
             Some(p) => format!("Restarting {p}."),
             None => "Restarting every process.".to_string(),
         });
-    Ok(after_form(&state, &post.session, &page(app, "processes"), outcome))
+    Ok(after_form(
+        &state,
+        &post.session,
+        &page(app, "processes"),
+        outcome,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -95,7 +105,12 @@ pub async fn set_config(
         .update_config(&post.session.token, app, &patch)
         .await
         .map(|_| format!("Set {key}; the app restarts with a new release."));
-    Ok(after_form(&state, &post.session, &page(app, "config"), outcome))
+    Ok(after_form(
+        &state,
+        &post.session,
+        &page(app, "config"),
+        outcome,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -117,7 +132,12 @@ pub async fn unset_config(
         .update_config(&post.session.token, app, &patch)
         .await
         .map(|_| format!("Removed {key}; the app restarts with a new release."));
-    Ok(after_form(&state, &post.session, &page(app, "config"), outcome))
+    Ok(after_form(
+        &state,
+        &post.session,
+        &page(app, "config"),
+        outcome,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -143,5 +163,10 @@ pub async fn rollback(
             "Pick a release to roll back to.".to_string(),
         )),
     };
-    Ok(after_form(&state, &post.session, &page(app, "releases"), outcome))
+    Ok(after_form(
+        &state,
+        &post.session,
+        &page(app, "releases"),
+        outcome,
+    ))
 }

@@ -88,7 +88,10 @@ pub async fn show_app(
         api.builds(token, name),
     )?;
     let groups = process_groups(&formation, dynos, &releases, &builds);
-    let push_command = format!("paas git:remote -a {} && git push platform master", app.name);
+    let push_command = format!(
+        "paas git:remote -a {} && git push platform master",
+        app.name
+    );
     render(&AppPage {
         layout: Layout::new(&state, &user.0),
         groups,

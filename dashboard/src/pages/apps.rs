@@ -56,11 +56,7 @@ pub async fn home() -> Response {
 
 pub async fn list_apps(State(state): State<Shared>, user: SignedIn) -> PageResult<Response> {
     let apps = state.api.apps(user.token()).await?;
-    let dynos = join_all(
-        apps.iter()
-            .map(|a| state.api.dynos(user.token(), &a.name)),
-    )
-    .await;
+    let dynos = join_all(apps.iter().map(|a| state.api.dynos(user.token(), &a.name))).await;
     let apps = apps
         .into_iter()
         .zip(dynos)
@@ -109,13 +105,17 @@ pub async fn destroy_app(
         ));
         return Ok(after_form(&state, &post.session, &page, Err(e)));
     }
-    Ok(match state.api.destroy_app(&post.session.token, app).await {
-        Ok(_) => after_form(
-            &state,
-            &post.session,
-            "/dashboard/apps",
-            Ok(format!("Destroyed {app}: its processes, releases and code are gone.")),
-        ),
-        Err(e) => after_form(&state, &post.session, &page, Err(e)),
-    })
+    Ok(
+        match state.api.destroy_app(&post.session.token, app).await {
+            Ok(_) => after_form(
+                &state,
+                &post.session,
+                "/dashboard/apps",
+                Ok(format!(
+                    "Destroyed {app}: its processes, releases and code are gone."
+                )),
+            ),
+            Err(e) => after_form(&state, &post.session, &page, Err(e)),
+        },
+    )
 }

@@ -12,9 +12,7 @@ use serde::Deserialize;
 use crate::error::{DashboardError, PageResult};
 use crate::extract::{parse_form, Post};
 use crate::pages::see_other;
-use crate::session::{
-    cookie, random_token, same_token, set_cookie, LOGIN_COOKIE, SESSION_COOKIE,
-};
+use crate::session::{cookie, random_token, same_token, set_cookie, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::Shared;
 
 /// The sign-in form's token lives this long; a form left open longer is simply shown again.
@@ -98,7 +96,13 @@ pub async fn login(
     let username = form.username.trim().to_string();
     if username.is_empty() || form.password.is_empty() {
         let error = Some("Enter your username and password.".to_string());
-        return login_form(&state, StatusCode::UNPROCESSABLE_ENTITY, username, error, None);
+        return login_form(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            username,
+            error,
+            None,
+        );
     }
     let answer = match state.api.login(&username, &form.password).await {
         Ok(answer) => answer,
@@ -130,7 +134,14 @@ pub async fn login(
         "Lax",
         secure,
     );
-    let spent = set_cookie(LOGIN_COOKIE, "", "/dashboard/login", Duration::ZERO, "Strict", secure);
+    let spent = set_cookie(
+        LOGIN_COOKIE,
+        "",
+        "/dashboard/login",
+        Duration::ZERO,
+        "Strict",
+        secure,
+    );
     let mut res = see_other("/dashboard/apps");
     let h = res.headers_mut();
     for c in [session_cookie, spent] {
@@ -157,9 +168,7 @@ pub async fn logout(State(state): State<Shared>, post: Post<Nothing>) -> Respons
         state.config.secure_cookies,
     );
     let mut res = see_other("/dashboard/login?signed_out=1");
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        gone.parse().expect("fixed cookie text"),
-    );
+    res.headers_mut()
+        .append(header::SET_COOKIE, gone.parse().expect("fixed cookie text"));
     res
 }

@@ -49,9 +49,13 @@ impl LogFilter {
     /// The stream's URL with the same filter, its values encoded.
     fn stream_url(&self, app: &str) -> String {
         let mut url = reqwest::Url::parse("http://dashboard.invalid/").expect("static URL");
-        url.path_segments_mut()
-            .expect("base URL")
-            .extend(["dashboard", "apps", app, "logs", "stream"]);
+        url.path_segments_mut().expect("base URL").extend([
+            "dashboard",
+            "apps",
+            app,
+            "logs",
+            "stream",
+        ]);
         url.query_pairs_mut()
             .append_pair("source", self.source.trim())
             .append_pair("ps", self.ps.trim());
@@ -106,7 +110,12 @@ pub async fn logs_page(
     let name = app_name(&name)?;
     let app = state.api.app(user.token(), name).await?;
     let mut processes: Vec<String> = Vec::new();
-    for d in state.api.dynos(user.token(), name).await.unwrap_or_default() {
+    for d in state
+        .api
+        .dynos(user.token(), name)
+        .await
+        .unwrap_or_default()
+    {
         if !processes.contains(&d.process_type) {
             processes.push(d.process_type.clone());
         }
@@ -177,7 +186,9 @@ pub async fn stream_logs(
             let token = user.token().to_string();
             tokio::spawn(async move {
                 if let Err(e) = follow(&state, &token, &name, &filter, &tx).await {
-                    let _ = tx.send(Event::default().event("failure").data(e.to_string())).await;
+                    let _ = tx
+                        .send(Event::default().event("failure").data(e.to_string()))
+                        .await;
                 }
             });
         }
@@ -204,7 +215,10 @@ async fn follow(
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), DashboardError> {
     let app = app_name(app)?;
-    let session = state.api.log_session(token, app, &filter.request(true)).await?;
+    let session = state
+        .api
+        .log_session(token, app, &filter.request(true))
+        .await?;
     let mut res = state.api.open_log_stream(&session.logplex_url).await?;
     let mut decoder = LineDecoder::new(content_type(&res).as_deref());
     loop {

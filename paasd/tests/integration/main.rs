@@ -4,6 +4,7 @@
 mod bad_input;
 mod buildpacks;
 mod core_loop;
+mod drains;
 mod engine;
 mod logs;
 mod releases;

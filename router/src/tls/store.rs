@@ -59,11 +59,20 @@ impl CertStore {
     /// An empty store whose fallback is a fresh self-signed certificate for `domain` and
     /// `*.domain`.
     pub(crate) fn new(domain: &str) -> Result<Self, RouterError> {
-        let generated =
-            rcgen::generate_simple_self_signed(vec![domain.to_owned(), format!("*.{domain}")])
-                .map_err(|e| RouterError::SelfSigned(e.to_string()))?;
-        let fallback_pem = generated.cert.pem();
-        let (_, fallback) = certs::load(&fallback_pem, &generated.signing_key.serialize_pem())?;
+        let self_signed = |e: rcgen::Error| RouterError::SelfSigned(e.to_string());
+        let mut params =
+            rcgen::CertificateParams::new(vec![format!("*.{domain}"), domain.to_owned()])
+                .map_err(self_signed)?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("*.{domain}"));
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "paas (self-signed)");
+        let key = rcgen::KeyPair::generate().map_err(self_signed)?;
+        let fallback_pem = params.self_signed(&key).map_err(self_signed)?.pem();
+        let (_, fallback) = certs::load(&fallback_pem, &key.serialize_pem())?;
         let resolver = Arc::new(Resolver {
             table: ArcSwap::from_pointee(CertTable::default()),
             fallback,
