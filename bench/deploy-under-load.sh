@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/paas-target}
-cargo build --workspace --bins -q
+cargo build --release --workspace --bins -q
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
-cargo test -q -p paasd --test integration under_load -- --ignored --nocapture --test-threads 1 >"$out" 2>&1 || status=$?
+cargo test --release -q -p paasd --test integration under_load -- --ignored --nocapture --test-threads 1 >"$out" 2>&1 || status=$?
 grep -E '^(\||failed requests|test result)' "$out" || cat "$out"
 exit "$status"

@@ -69,11 +69,22 @@ wait_port() {
 	exit 1
 }
 
+declare -A PID
 start() { # start NAME COMMAND...: runs in the background, remembered for cleanup
 	local name=$1
 	shift
 	"$@" >"$WORK/$name.log" 2>&1 &
 	PIDS+=($!)
+	PID[$name]=$!
+}
+
+# cpu_ticks PID: user + system clock ticks of the process, its threads and its children.
+cpu_ticks() {
+	local pids p
+	pids="$1 $(pgrep -P "$1" | tr '\n' ' ')"
+	# shellcheck disable=SC2086 # one pid per word
+	for p in $pids; do cat "/proc/$p/task/"*/stat 2>/dev/null; done |
+		awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
 
 write_configs() {
@@ -157,13 +168,15 @@ EOF
 	} >"$WORK/routes.txt"
 }
 
-# run_wrk TARGET CONNECTIONS PATH: prints "req/s p50_ms p99_ms MB/s"
+# run_wrk TARGET CONNECTIONS PATH: prints "req/s p50_ms p99_ms MB/s cpu_us_per_request"
 run_wrk() {
-	local target=$1 conns=$2 path=$3 threads=2
+	local target=$1 conns=$2 path=$3 threads=2 before after
 	[ "$conns" -lt 2 ] && threads=1
+	before=$(cpu_ticks "${PID[$target]}")
 	wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -H "Host: $HOST" \
 		"http://127.0.0.1:${PORT[$target]}$path" >"$WORK/wrk.out" 2>&1
-	awk '
+	after=$(cpu_ticks "${PID[$target]}")
+	awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
 		function ms(v) {
 			if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
 			if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
@@ -181,10 +194,11 @@ run_wrk() {
 		$1 == "99%" { p99 = ms($2) }
 		$1 == "Requests/sec:" { rps = $2 }
 		$1 == "Transfer/sec:" { tps = mb($2) }
+		$2 == "requests" && $3 == "in" { n = $1 }
 		/Non-2xx/ { bad = $NF }
 		END {
 			if (bad > 0) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 }
-			printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, tps
+			printf "%.0f %.3f %.3f %.1f %.2f\n", rps, p50, p99, tps, ticks * 1e6 / hz / n
 		}' "$WORK/wrk.out"
 }
 
@@ -201,11 +215,12 @@ main() {
 
 	local port
 	for port in "${BACKENDS[@]}"; do start "backend-$port" "$bin" backend "127.0.0.1:$port"; done
+	PID[direct]=${PID[backend-${BACKENDS[0]}]}
 	start nginx nginx -c "$WORK/nginx.conf" -g 'daemon off;'
 	start haproxy haproxy -db -f "$WORK/haproxy.cfg"
 	start paas "$bin" router "127.0.0.1:${PORT[paas]}" --table "$WORK/routes.txt" \
 		--threads "$THREADS" --mode per-thread
-	local paas_pid=${PIDS[-1]}
+	local paas_pid=${PID[paas]}
 	start paas-shared "$bin" router "127.0.0.1:${PORT[paas-shared]}" --table "$WORK/routes.txt" \
 		--threads "$THREADS" --mode shared
 	for target in "${TARGETS[@]}"; do wait_port "${PORT[$target]}"; done
@@ -243,20 +258,21 @@ main() {
 	printf '%s: %s, %s CPUs; %s workers/threads per proxy; %s rounds of %ss, medians\n\n' \
 		"$(date -u +%Y-%m-%d)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 		"$(nproc)" "$THREADS" "$ROUNDS" "$DURATION"
-	printf '| %-11s | %12s | %12s | %12s | %11s | %11s | %10s | %8s | %9s |\n' \
-		proxy "req/s (64c)" "p50 64c (ms)" "p99 64c (ms)" "p50 1c (ms)" "p99 1c (ms)" "MB/s 1MiB" "vs nginx" "vs direct"
-	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- -------------: -------------: -------------: ------------: ------------: -----------: ---------: ----------:
+	printf '| %-11s | %12s | %12s | %12s | %11s | %11s | %10s | %11s | %8s | %9s |\n' \
+		proxy "req/s (64c)" "p50 64c (ms)" "p99 64c (ms)" "p50 1c (ms)" "p99 1c (ms)" "MB/s 1MiB" "CPU us/req" "vs nginx" "vs direct"
+	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------- -------------: -------------: -------------: ------------: ------------: -----------: ------------: ---------: ----------:
 	for target in "${TARGETS[@]}"; do
 		RPS[$target]=$(awk '{ print $1 }' "$WORK/$target.c64" | median)
 	done
 	for target in "${TARGETS[@]}"; do
-		printf '| %-11s | %12.0f | %12.3f | %12.3f | %11.3f | %11.3f | %10.1f | %8.2f | %9.2f |\n' "$target" \
+		printf '| %-11s | %12.0f | %12.3f | %12.3f | %11.3f | %11.3f | %10.1f | %11.2f | %8.2f | %9.2f |\n' "$target" \
 			"${RPS[$target]}" \
 			"$(awk '{ print $2 }' "$WORK/$target.c64" | median)" \
 			"$(awk '{ print $3 }' "$WORK/$target.c64" | median)" \
 			"$(awk '{ print $2 }' "$WORK/$target.c1" | median)" \
 			"$(awk '{ print $3 }' "$WORK/$target.c1" | median)" \
 			"$(awk '{ print $4 }' "$WORK/$target.1m" | median)" \
+			"$(awk '{ print $5 }' "$WORK/$target.c64" | median)" \
 			"$(awk -v a="${RPS[$target]}" -v b="${RPS[nginx]}" 'BEGIN { print a / b }')" \
 			"$(awk -v a="${RPS[$target]}" -v b="${RPS[direct]}" 'BEGIN { print a / b }')"
 	done

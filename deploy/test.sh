@@ -72,8 +72,9 @@ run_tests() {
 
 main() {
 	step "Host packages"
-	# Peers only the tests talk to: a real syslog server receives log drains.
-	PAAS_PACKAGES+=(rsyslog)
+	# Peers only the tests talk to: a real syslog server receives log drains;
+	# a real headless Chromium (driven through chromedriver) uses the dashboard.
+	PAAS_PACKAGES+=(rsyslog chromium chromium-driver)
 	ensure_packages
 	step "Docker engine"
 	ensure_dockerd

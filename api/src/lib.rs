@@ -2,6 +2,7 @@
 //! resource, and paas's own resources beside them in the same style.
 
 pub mod error;
+pub mod metrics;
 pub mod names;
 pub mod run;
 pub mod settings;

@@ -125,6 +125,28 @@ impl Client {
         serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))
     }
 
+    /// GET with query parameters; the raw JSON answer.
+    pub fn get_query(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Value> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        let mut req = self
+            .http
+            .get(url.clone())
+            .header(header::ACCEPT, HEROKU_ACCEPT);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = self.execute(req)?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .with_context(|| format!("the answer from {url} was cut off"))?;
+        if !status.is_success() {
+            return Err(api_error(status, &text, &url));
+        }
+        serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))
+    }
+
     /// A plain-text answer (a build's output).
     pub fn get_text(&self, segments: &[&str]) -> Result<String> {
         let url = self.url(segments);

@@ -12,6 +12,7 @@ mod drains;
 mod fixtures;
 mod git_remote;
 mod logs;
+mod metrics;
 mod output;
 mod process_settings;
 mod ps;
@@ -127,6 +128,8 @@ enum Command {
     /// Stop forwarding to a drain
     #[command(name = "drains:remove")]
     DrainsRemove(drains::DrainArgs),
+    /// Requests, status classes, latency, memory and CPU per release: `paas metrics --compare v7 v8`
+    Metrics(metrics::MetricsArgs),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
     /// Cancel the deploy in progress (the current release keeps running)
@@ -172,6 +175,7 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::Metrics(a) => metrics::run(a),
         Command::Drains(a) => drains::list(a),
         Command::DrainsAdd(a) => drains::add(a),
         Command::DrainsRemove(a) => drains::remove(a),

@@ -26,7 +26,7 @@ pub async fn build(
         .config_vars(&app.id)
         .await
         .map_err(|e| e.to_string())?;
-    let tag = format!("paas-app/{}:{}", app.name, &build_id.replace('-', "")[..12]);
+    let tag = crate::images::tag(&app.name, build_id);
     let req = BuildRequest {
         app: app.name.clone(),
         commit: src.commit,

@@ -22,7 +22,17 @@ use crate::store::{AppRow, ProcessSettingsRow, ReleaseRow, Store, StoreError};
 
 /// App name -> addresses of its web processes that answer. Apps with nothing running are in
 /// the map with no addresses (the router answers 503 for them, 404 for unknown hosts).
-pub type RouteMap = HashMap<String, Vec<SocketAddr>>;
+pub type RouteMap = HashMap<String, Vec<RouteBackend>>;
+
+/// One process the router may send an app's requests to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteBackend {
+    pub addr: SocketAddr,
+    /// The release it runs, for the access log and per-release metrics.
+    pub release: i64,
+    /// `web.1`
+    pub process: String,
+}
 
 /// The Procfile entry run once per release before it goes live.
 pub const RELEASE_TYPE: &str = "release";
@@ -517,14 +527,21 @@ impl Deployer {
                     None,
                 ),
             };
-            let mut backends: Vec<SocketAddr> = processes
+            let mut backends: Vec<RouteBackend> = processes
                 .iter()
                 .filter(|p| {
                     p.app == app.name && p.process_type == "web" && Some(p.release) == serving
                 })
                 .filter(|p| retiring.is_none_or(|r| !r.contains(p.id.as_str())))
                 .filter(|p| p.state == ProcessState::Up)
-                .filter_map(|p| p.addr)
+                .filter_map(|p| {
+                    let addr = p.addr?;
+                    Some(RouteBackend {
+                        addr,
+                        release: p.release,
+                        process: p.name(),
+                    })
+                })
                 .collect();
             backends.sort();
             table.insert(app.name, backends);
@@ -610,26 +627,20 @@ impl Deployer {
             return;
         };
         for build in builds.iter().filter(|b| !keep.contains(b.id.as_str())) {
-            let Some(image) = &build.image else { continue };
-            match self
-                .docker
-                .remove_image(
-                    image,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(app = %app.name, build = %build.id, image, "old image removed");
+            if build.image.is_none() {
+                continue;
+            }
+            match crate::images::remove(&self.docker, &app.name, &build.id).await {
+                Ok(true) => {
+                    tracing::info!(app = %app.name, build = %build.id, "old image removed");
                     let _ = self.store.forget_build_image(&build.id).await;
                 }
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => {
-                    let _ = self.store.forget_build_image(&build.id).await;
+                Ok(false) => {
+                    tracing::debug!(app = %app.name, build = %build.id, "image still in use: kept")
                 }
-                Err(e) => tracing::debug!(app = %app.name, image, error = %e, "image kept"),
+                Err(e) => {
+                    tracing::warn!(app = %app.name, build = %build.id, error = %e, "removing an old image")
+                }
             }
         }
     }

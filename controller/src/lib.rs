@@ -5,6 +5,7 @@ pub mod auth;
 pub mod buildpacks;
 pub mod deploy;
 pub mod error;
+pub mod images;
 pub mod logs;
 pub mod push;
 pub mod range;
@@ -23,7 +24,7 @@ use rand::RngCore;
 use thiserror::Error;
 use tokio::sync::watch;
 
-pub use deploy::{DeployOptions, RouteMap};
+pub use deploy::{DeployOptions, RouteBackend, RouteMap};
 pub use state::Settings;
 
 use crate::auth::Keys;
@@ -79,6 +80,7 @@ impl Controller {
             hook_secret,
             log_sessions: LogSessions::default(),
             logs,
+            metrics: Arc::default(),
             run_sessions: run::RunSessions::default(),
         };
         Ok(Controller {
@@ -94,6 +96,20 @@ impl Controller {
     /// Every app's log stream (paasd feeds the router's access log into it).
     pub fn logs(&self) -> Arc<LogHub> {
         self.state.logs.clone()
+    }
+
+    /// Where paasd records what the router saw, per release.
+    pub fn metrics(&self) -> Arc<paas_telemetry::metrics::Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Samples every running process's memory and CPU now and then.
+    pub fn spawn_usage_sampler(&self) -> tokio::task::JoinHandle<()> {
+        paas_telemetry::metrics::spawn_usage_sampler(
+            self.state.metrics.clone(),
+            self.state.runtime.clone(),
+            std::time::Duration::from_secs(10),
+        )
     }
 
     /// Follows every process's output into its app's log stream.

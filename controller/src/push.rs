@@ -193,7 +193,7 @@ async fn build_image(
         .await
         .map_err(|e| e.to_string())?;
 
-    let tag = format!("paas-app/{}:{}", app.name, &build_id.replace('-', "")[..12]);
+    let tag = crate::images::tag(&app.name, build_id);
     let (log_tx, mut log_rx) = mpsc::channel::<String>(256);
     let build = dockerfile::build(
         &state.docker,

@@ -7,7 +7,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::routes::{
     account, apps, builds, collaborators, config_vars, dynos, formation, git, log_drains,
-    log_sessions, openapi, process_settings, releases, run,
+    log_sessions, metrics, openapi, process_settings, releases, run,
 };
 use crate::state::AppState;
 
@@ -77,6 +77,7 @@ pub fn build(state: AppState) -> Router {
             "/apps/{app}/collaborators/{user}",
             axum::routing::delete(collaborators::delete_collaborator),
         )
+        .route("/apps/{app}/metrics", get(metrics::get_metrics))
         .route(
             "/apps/{app}/log-drains",
             get(log_drains::list_log_drains).post(log_drains::create_log_drain),

@@ -69,6 +69,8 @@ pub struct Inner {
     pub log_sessions: LogSessions,
     /// Every app's log stream.
     pub logs: Arc<paas_telemetry::LogHub>,
+    /// Requests and resource use per release, for comparing releases.
+    pub metrics: Arc<paas_telemetry::metrics::Metrics>,
     /// Attach URLs and `run.N` numbers of one-off processes.
     pub run_sessions: crate::run::RunSessions,
 }

@@ -217,6 +217,31 @@ impl ApiClient {
         self.get(token, &["apps", app, "builds"]).await
     }
 
+    pub async fn build(&self, token: &str, app: &str, id: &str) -> Result<Build, DashboardError> {
+        self.get(token, &["apps", app, "builds", id]).await
+    }
+
+    /// The build's whole log, as text.
+    pub async fn build_output(
+        &self,
+        token: &str,
+        app: &str,
+        id: &str,
+    ) -> Result<String, DashboardError> {
+        let req = self.request(
+            Method::GET,
+            Some(token),
+            &["apps", app, "builds", id, "output"],
+        );
+        let res = req.send().await.map_err(unreachable)?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(unreachable)?;
+        if !status.is_success() {
+            return Err(failure(status, &bytes));
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub async fn log_session(
         &self,
         token: &str,

@@ -68,7 +68,7 @@ pub fn router(config: DashboardConfig) -> Router {
         api,
         config,
     });
-    use pages::{actions, app, apps, auth, logs};
+    use pages::{actions, app, apps, auth, builds, logs};
     Router::new()
         .route("/dashboard", get(apps::home))
         .route("/dashboard/", get(apps::home))
@@ -88,6 +88,7 @@ pub fn router(config: DashboardConfig) -> Router {
             post(actions::unset_config),
         )
         .route("/dashboard/apps/{app}/rollback", post(actions::rollback))
+        .route("/dashboard/apps/{app}/builds/{id}", get(builds::show_build))
         .route("/dashboard/apps/{app}/logs", get(logs::logs_page))
         .route("/dashboard/apps/{app}/logs/stream", get(logs::stream_logs))
         .route("/dashboard/static/{file}", get(assets::asset))

@@ -163,7 +163,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tokio::spawn(async move {
         loop {
             let map = routes.borrow_and_update().clone();
-            table.replace(map);
+            table.replace_routes(app_routes(map));
             if routes.changed().await.is_err() {
                 return;
             }
@@ -171,6 +171,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     });
     let reconciler = controller.spawn_reconciler();
     let collector = controller.spawn_log_collector();
+    let sampler = controller.spawn_usage_sampler();
     let drain_reporter = controller
         .start_drains()
         .await
@@ -178,6 +179,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tokio::spawn(access_log_into_streams(
         router.access_log(),
         controller.logs(),
+        controller.metrics(),
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -200,6 +202,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopping; app containers keep running and are adopted on the next start");
     reconciler.abort();
     collector.abort();
+    sampler.abort();
     drain_reporter.abort();
     let _ = stop_tx.send(true);
     // In-flight requests (a push mid-build) get a moment to finish, not forever.
@@ -211,18 +214,52 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The router's access log lines join each app's log stream (source `router`).
+/// The controller's view of where each app runs, as the router's table.
+fn app_routes(
+    map: paas_controller::RouteMap,
+) -> std::collections::HashMap<String, paas_router::AppRoute> {
+    map.into_iter()
+        .map(|(app, backends)| {
+            let backends = backends
+                .into_iter()
+                .map(|b| {
+                    paas_router::Backend::new(
+                        b.addr,
+                        u64::try_from(b.release).unwrap_or(0),
+                        b.process,
+                    )
+                })
+                .collect();
+            (app, paas_router::AppRoute::new(backends))
+        })
+        .collect()
+}
+
+/// The router's access log lines join each app's log stream (source `router`), and its
+/// requests the app's per-release metrics.
 async fn access_log_into_streams(
     mut lines: tokio::sync::broadcast::Receiver<paas_router::AccessLogLine>,
     logs: Arc<paas_telemetry::LogHub>,
+    metrics: Arc<paas_telemetry::metrics::Metrics>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match lines.recv().await {
-            Ok(l) => logs.publish(
-                &l.app,
-                paas_telemetry::LogLine::new(paas_telemetry::Source::Router, None, l.line),
-            ),
+            Ok(l) => {
+                if let (Some(release), Some(process)) = (l.release, &l.process) {
+                    let sample = paas_telemetry::metrics::RequestSample {
+                        release: i64::try_from(release).unwrap_or(0),
+                        process_type: process.split('.').next().unwrap_or(process).to_string(),
+                        status: l.status,
+                        service: l.service,
+                        bytes: l.bytes,
+                    };
+                    metrics.record_request(&l.app, &sample);
+                }
+                let line =
+                    paas_telemetry::LogLine::new(paas_telemetry::Source::Router, None, l.line);
+                logs.publish(&l.app, line);
+            }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(lines = n, "access log lines dropped: logging fell behind")
             }

@@ -1,6 +1,7 @@
 //! One line per request in the Heroku router's `key=value` style, for the app's log stream.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,13 @@ pub struct AccessLogLine {
     /// fwd="203.0.113.7" dyno=web.1 connect=0ms service=3ms status=200 bytes=512 protocol=https`;
     /// failures start `at=error code=H12 desc="Request timeout"`.
     pub line: String,
+    /// The same request as data, for per-release metrics: the release and process that
+    /// answered (none when the router answered itself), status, service time and bytes.
+    pub release: Option<u64>,
+    pub process: Option<Box<str>>,
+    pub status: u16,
+    pub service: Duration,
+    pub bytes: u64,
 }
 
 /// Why the router answered instead of the app, as Heroku's router names it.
@@ -44,9 +52,46 @@ impl Failure {
     }
 }
 
+/// The access log's channel, and whether anyone listens (asking the channel takes a lock).
+pub(crate) struct AccessLog {
+    sender: broadcast::Sender<AccessLogLine>,
+    wanted: AtomicBool,
+}
+
+impl AccessLog {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(AccessLog {
+            sender: broadcast::channel(capacity).0,
+            wanted: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<AccessLogLine> {
+        let receiver = self.sender.subscribe();
+        self.wanted.store(true, Relaxed);
+        receiver
+    }
+
+    /// Whether lines are worth making: someone subscribed, and was still there at the last
+    /// line sent.
+    pub(crate) fn wanted(&self) -> bool {
+        self.wanted.load(Relaxed)
+    }
+
+    fn send(&self, line: AccessLogLine) {
+        if self.sender.send(line).is_err() {
+            self.wanted.store(false, Relaxed);
+            // A subscriber may have arrived between the failed send and the store.
+            if self.sender.receiver_count() > 0 {
+                self.wanted.store(true, Relaxed);
+            }
+        }
+    }
+}
+
 /// What a request's line needs, captured only while someone subscribes.
 pub(crate) struct LogCtx {
-    pub(crate) sender: broadcast::Sender<AccessLogLine>,
+    pub(crate) log: Arc<AccessLog>,
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) host: String,
@@ -58,6 +103,7 @@ pub(crate) struct LogCtx {
 pub(crate) struct Outcome<'a> {
     pub(crate) app: &'a Arc<str>,
     pub(crate) dyno: Option<&'a str>,
+    pub(crate) release: Option<u64>,
     pub(crate) failure: Option<Failure>,
     pub(crate) status: u16,
     pub(crate) connect: Duration,
@@ -68,10 +114,14 @@ pub(crate) struct Outcome<'a> {
 impl LogCtx {
     pub(crate) fn send(self, outcome: &Outcome<'_>) {
         let line = self.format(outcome);
-        // An error only means every subscriber left; lines are best effort.
-        let _ = self.sender.send(AccessLogLine {
+        self.log.send(AccessLogLine {
             app: Arc::clone(outcome.app),
             line,
+            release: outcome.release,
+            process: outcome.dyno.map(Box::from),
+            status: outcome.status,
+            service: outcome.total.saturating_sub(outcome.connect),
+            bytes: outcome.bytes,
         });
     }
 
@@ -130,9 +180,10 @@ mod tests {
 
     #[test]
     fn lines_read_like_herokus() {
-        let (sender, mut rx) = broadcast::channel(4);
+        let log = AccessLog::new(4);
+        let mut rx = log.subscribe();
         let ctx = LogCtx {
-            sender,
+            log: Arc::clone(&log),
             method: Method::POST,
             path: "/a?q=\"x\"".into(),
             host: "web.paas.test".into(),
@@ -144,6 +195,7 @@ mod tests {
         ctx.send(&Outcome {
             app: &app,
             dyno: Some("web.2"),
+            release: Some(7),
             failure: Some(Failure::Timeout),
             status: 504,
             connect: Duration::from_millis(2),
@@ -152,6 +204,12 @@ mod tests {
         });
         let got = rx.try_recv().unwrap();
         assert_eq!(&*got.app, "web");
+        assert!(log.wanted());
+        drop(rx);
+        log.send(got.clone());
+        assert!(!log.wanted(), "nobody listens any more");
+        let _rx = log.subscribe();
+        assert!(log.wanted());
         assert_eq!(
             got.line,
             "at=error code=H12 desc=\"Request timeout\" method=POST path=\"/a?q=\\\"x\\\"\" \

@@ -4,6 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::route::Balance;
+use crate::shard;
 use crate::table::Pool;
 use crate::upstream::Upstream;
 
@@ -33,7 +34,7 @@ impl<'a> Candidates<'a> {
         let start = if n <= 1 {
             0
         } else {
-            pool.next.fetch_add(1, Relaxed) % n
+            pool.next[shard::index()].0.fetch_add(1, Relaxed) % n
         };
         let mut down = 0u64;
         // The clock is read only when some process has been marked, i.e. rarely.
@@ -76,12 +77,13 @@ impl<'a> Candidates<'a> {
 }
 
 impl<'a> Iterator for Candidates<'a> {
-    type Item = &'a Arc<Upstream>;
+    /// The process and its index in the pool.
+    type Item = (usize, &'a Arc<Upstream>);
 
-    fn next(&mut self) -> Option<&'a Arc<Upstream>> {
+    fn next(&mut self) -> Option<Self::Item> {
         if let (Some(first), false) = (self.first, self.first_given) {
             self.first_given = true;
-            return Some(&self.upstreams[first]);
+            return Some((first, &self.upstreams[first]));
         }
         let n = self.upstreams.len();
         while self.pos < self.end {
@@ -91,7 +93,7 @@ impl<'a> Iterator for Candidates<'a> {
             self.pos += 1;
             let is_down = idx < 64 && self.down & (1 << idx) != 0;
             if is_down == second_pass && Some(idx) != self.first {
-                return Some(&self.upstreams[idx]);
+                return Some((idx, &self.upstreams[idx]));
             }
         }
         None
@@ -109,22 +111,20 @@ mod tests {
     use super::*;
     use crate::metrics::Series;
     use std::net::SocketAddr;
-    use std::sync::atomic::AtomicUsize;
 
     fn pool(n: u16) -> Pool {
-        Pool {
-            upstreams: (1..=n)
+        Pool::new(
+            (1..=n)
                 .map(|p| {
                     let addr = SocketAddr::from(([127, 0, 0, 1], p));
                     Arc::new(Upstream::new(addr, "web.1", 1, Arc::new(Series::default())))
                 })
                 .collect(),
-            next: AtomicUsize::new(0),
-        }
+        )
     }
 
     fn ports(c: Candidates<'_>) -> Vec<u16> {
-        c.map(|b| b.addr.port()).collect()
+        c.map(|(_, b)| b.addr.port()).collect()
     }
 
     const RR: Balance = Balance::RoundRobin;
@@ -161,9 +161,9 @@ mod tests {
         assert_eq!(ports(Candidates::new(&p, RR, || 200)), [3, 2, 1]);
         // Marking during iteration does not repeat a process.
         let mut c = Candidates::new(&p, RR, || 200);
-        let first = c.next().unwrap();
+        let (_, first) = c.next().unwrap();
         mark_down(first, 200);
-        let rest: Vec<_> = c.map(|b| b.addr.port()).collect();
+        let rest: Vec<_> = c.map(|(_, b)| b.addr.port()).collect();
         assert_eq!(rest.len(), 2);
         assert!(!rest.contains(&first.addr.port()));
 

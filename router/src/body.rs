@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -15,8 +14,8 @@ use tokio::time::Sleep;
 
 use crate::access_log::{Failure, LogCtx, Outcome};
 use crate::metrics::Series;
-use crate::table::AppEntry;
-use crate::upstream::{InFlight, Sender};
+use crate::table::{AppEntry, UpstreamRef};
+use crate::upstream::Sender;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -117,7 +116,7 @@ impl Body for ProxyBody {
                         return Poll::Ready(Some(Err(BodyError::TooLarge(this.limit).into())));
                     }
                     if let Some(series) = &this.series {
-                        series.bytes_in.fetch_add(n, Relaxed);
+                        series.bytes_in(n);
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -142,7 +141,10 @@ impl Body for ProxyBody {
 /// the access log line.
 pub(crate) struct Finish {
     pub(crate) entry: Option<Arc<AppEntry>>,
-    pub(crate) in_flight: Option<InFlight>,
+    /// The process that answered (or was tried last).
+    pub(crate) upstream: Option<UpstreamRef>,
+    /// Whether the request counts against the process's load.
+    pub(crate) counted: bool,
     /// The connection the response came on, pooled again if the body is read to the end.
     pub(crate) conn: Option<Sender>,
     pub(crate) started: Instant,
@@ -153,25 +155,40 @@ pub(crate) struct Finish {
 }
 
 impl Finish {
-    fn run(mut self, bytes: u64, complete: bool) {
-        let total = self.started.elapsed();
-        let upstream = self.in_flight.as_ref().map(|f| &f.0);
-        if let Some(series) = upstream
-            .map(|u| &u.series)
-            .or(self.entry.as_ref().map(|e| &e.series))
-        {
-            series.record(self.status, total, bytes);
+    fn run(self, bytes: u64, complete: bool) {
+        let Finish {
+            entry,
+            upstream,
+            counted,
+            conn,
+            started,
+            connect,
+            status,
+            failure,
+            log,
+        } = self;
+        let total = started.elapsed();
+        let Some(entry) = entry else { return };
+        let upstream = upstream.and_then(|at| entry.upstream(at));
+        upstream
+            .map_or(&entry.series, |u| &u.series)
+            .record(status, total, bytes);
+        if let Some(upstream) = upstream {
+            if counted {
+                upstream.done();
+            }
+            if let (Some(conn), true) = (conn, complete) {
+                upstream.give_back(conn);
+            }
         }
-        if let (Some(conn), Some(upstream), true) = (self.conn.take(), upstream, complete) {
-            upstream.give_back(conn);
-        }
-        if let (Some(log), Some(entry)) = (self.log.take(), &self.entry) {
+        if let Some(log) = log {
             log.send(&Outcome {
                 app: &entry.name,
                 dyno: upstream.map(|u| &*u.dyno),
-                failure: self.failure,
-                status: self.status,
-                connect: self.connect,
+                release: upstream.map(|u| u.release),
+                failure,
+                status,
+                connect,
                 total,
                 bytes,
             });

@@ -1,7 +1,6 @@
 //! Handing a request to one of the app's processes, moving on to the next while it cannot be
 //! sent.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -11,16 +10,19 @@ use tracing::warn;
 use crate::access_log::Failure;
 use crate::balance::{self, Candidates};
 use crate::body::{self, BodyError, ProxyBody};
+use crate::route::Balance;
 use crate::router::Router;
-use crate::table::{AppEntry, Pool};
-use crate::upstream::{InFlight, Sender, Upstream};
+use crate::table::{AppEntry, Pool, UpstreamRef};
+use crate::upstream::{InFlight, Sender};
 
 /// A stale pooled connection hands the request back; try this many before the next process.
 const ATTEMPTS_PER_PROCESS: usize = 3;
 
 pub(crate) struct Forwarded {
     pub(crate) response: Response<Incoming>,
-    pub(crate) in_flight: InFlight,
+    pub(crate) at: UpstreamRef,
+    /// The request counts against the process's load until [`Upstream::done`].
+    pub(crate) counted: bool,
     pub(crate) sender: Sender,
     /// Time to open the connection, when one was opened.
     pub(crate) connect: Option<Duration>,
@@ -35,12 +37,15 @@ pub(crate) async fn forward<'e>(
     entry: &'e AppEntry,
     pool: &'e Pool,
     mut req: Request<ProxyBody>,
-    tried: &mut Option<&'e Arc<Upstream>>,
+    tried: &mut Option<UpstreamRef>,
 ) -> Result<Forwarded, Failure> {
     let route = &entry.route;
+    let canary = entry.is_canary(pool);
+    let count = route.balance == Balance::LeastOutstanding;
     let mut failure = Failure::ConnectFailed;
-    for upstream in Candidates::new(pool, route.balance, || router.now_ms()) {
-        *tried = Some(upstream);
+    for (index, upstream) in Candidates::new(pool, route.balance, || router.now_ms()) {
+        let at = UpstreamRef { canary, index };
+        *tried = Some(at);
         for _ in 0..ATTEMPTS_PER_PROCESS {
             let checkout = match upstream.checkout(route.timeouts.connect).await {
                 Ok(checkout) => checkout,
@@ -54,14 +59,15 @@ pub(crate) async fn forward<'e>(
                     break;
                 }
             };
-            let in_flight = InFlight::new(upstream);
+            let in_flight = count.then(|| InFlight::new(upstream));
             req.body_mut().count_into(&upstream.series);
             let mut sender = checkout.sender;
             match sender.try_send_request(req).await {
                 Ok(response) => {
                     return Ok(Forwarded {
                         response,
-                        in_flight,
+                        at,
+                        counted: in_flight.map(InFlight::keep).is_some(),
                         sender,
                         connect: checkout.connect,
                     })

@@ -46,6 +46,7 @@ mod proxy;
 mod route;
 mod router;
 mod server;
+mod shard;
 mod table;
 mod threads;
 mod tls;

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::shard::{self, Padded, SHARDS};
+
 /// Upper bounds of the latency histogram buckets, in seconds (the last bucket is `+Inf`).
 const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -27,36 +29,56 @@ pub(crate) struct SeriesKey {
     pub(crate) process_type: Box<str>,
 }
 
+/// One series: a set of counters per thread, summed when scraped.
 #[derive(Default)]
 pub(crate) struct Series {
+    shards: [Padded<Counters>; SHARDS],
+}
+
+#[derive(Default)]
+struct Counters {
     /// By status class: 1xx .. 5xx.
     status: [AtomicU64; 5],
     /// Per bucket (not cumulative), the last one for slower than every bound.
     latency: [AtomicU64; BUCKETS.len() + 1],
     latency_sum_us: AtomicU64,
-    pub(crate) bytes_in: AtomicU64,
+    bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     upstream_errors: AtomicU64,
 }
 
 impl Series {
+    fn mine(&self) -> &Counters {
+        &self.shards[shard::index()].0
+    }
+
+    /// The sum over threads of one counter.
+    fn sum(&self, get: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+        self.shards.iter().map(|s| get(&s.0).load(Relaxed)).sum()
+    }
+
     pub(crate) fn record(&self, status: u16, elapsed: Duration, bytes_out: u64) {
+        let this = self.mine();
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.status[class].fetch_add(1, Relaxed);
+        this.status[class].fetch_add(1, Relaxed);
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let bucket = BUCKETS_US
             .iter()
             .position(|&b| us <= b)
             .unwrap_or(BUCKETS_US.len());
-        self.latency[bucket].fetch_add(1, Relaxed);
-        self.latency_sum_us.fetch_add(us, Relaxed);
+        this.latency[bucket].fetch_add(1, Relaxed);
+        this.latency_sum_us.fetch_add(us, Relaxed);
         if bytes_out > 0 {
-            self.bytes_out.fetch_add(bytes_out, Relaxed);
+            this.bytes_out.fetch_add(bytes_out, Relaxed);
         }
     }
 
+    pub(crate) fn bytes_in(&self, n: u64) {
+        self.mine().bytes_in.fetch_add(n, Relaxed);
+    }
+
     pub(crate) fn upstream_error(&self) {
-        self.upstream_errors.fetch_add(1, Relaxed);
+        self.mine().upstream_errors.fetch_add(1, Relaxed);
     }
 }
 
@@ -105,8 +127,8 @@ impl Metrics {
         );
         for (k, s) in &all {
             let l = labels(k);
-            for (i, n) in s.status.iter().enumerate() {
-                let n = n.load(Relaxed);
+            for i in 0..5 {
+                let n = s.sum(|c| &c.status[i]);
                 if n > 0 {
                     let _ = writeln!(
                         out,
@@ -126,15 +148,15 @@ impl Metrics {
         for (k, s) in &all {
             let l = labels(k);
             let mut cumulative = 0;
-            for (i, n) in s.latency.iter().enumerate() {
-                cumulative += n.load(Relaxed);
+            for i in 0..=BUCKETS.len() {
+                cumulative += s.sum(|c| &c.latency[i]);
                 let le = BUCKETS.get(i).map_or("+Inf".to_owned(), |b| b.to_string());
                 let _ = writeln!(
                     out,
                     "paas_router_request_duration_seconds_bucket{{{l},le=\"{le}\"}} {cumulative}"
                 );
             }
-            let sum = s.latency_sum_us.load(Relaxed) as f64 / 1e6;
+            let sum = s.sum(|c| &c.latency_sum_us) as f64 / 1e6;
             let _ = writeln!(out, "paas_router_request_duration_seconds_sum{{{l}}} {sum}");
             let _ = writeln!(
                 out,
@@ -146,17 +168,17 @@ impl Metrics {
             (
                 "paas_router_request_bytes_total",
                 "Request body bytes sent to the app.",
-                (|s: &Series| s.bytes_in.load(Relaxed)) as fn(&Series) -> u64,
+                (|s: &Series| s.sum(|c| &c.bytes_in)) as fn(&Series) -> u64,
             ),
             (
                 "paas_router_response_bytes_total",
                 "Response body bytes sent to clients.",
-                |s: &Series| s.bytes_out.load(Relaxed),
+                |s: &Series| s.sum(|c| &c.bytes_out),
             ),
             (
                 "paas_router_upstream_errors_total",
                 "Failures to connect to or get an answer from a process.",
-                |s: &Series| s.upstream_errors.load(Relaxed),
+                |s: &Series| s.sum(|c| &c.upstream_errors),
             ),
         ] {
             header(&mut out, name, "counter", help);

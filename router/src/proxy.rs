@@ -45,9 +45,9 @@ pub(crate) async fn handle(
     };
     let host = host.unwrap_or_default();
     // Only pay for the access log line when someone reads it.
-    let log = (router.access_log.receiver_count() > 0).then(|| {
+    let log = router.access_log.wanted().then(|| {
         Box::new(LogCtx {
-            sender: router.access_log.clone(),
+            log: Arc::clone(&router.access_log),
             method: req.method().clone(),
             path: req
                 .uri()
@@ -62,7 +62,8 @@ pub(crate) async fn handle(
     });
     let mut finish = Finish {
         entry: None,
-        in_flight: None,
+        upstream: None,
+        counted: false,
         conn: None,
         started,
         connect: Duration::ZERO,
@@ -107,7 +108,8 @@ pub(crate) async fn handle(
     .await;
     let Forwarded {
         response,
-        in_flight,
+        at,
+        counted,
         sender,
         connect,
     } = match forwarded {
@@ -123,15 +125,15 @@ pub(crate) async fn handle(
                 Failure::ClientIdle => pages::request_timeout(route.timeouts.idle, &request_id),
                 _ => pages::bad_gateway(&entry.name, &request_id),
             };
-            finish.in_flight = tried.map(crate::upstream::InFlight::new);
+            finish.upstream = tried;
             return Ok(finished(page, entry, finish, Some(failure)));
         }
         Err(_) => {
-            if let Some(upstream) = tried {
+            if let Some(upstream) = tried.and_then(|at| entry.upstream(at)) {
                 upstream.series.upstream_error();
             }
             let page = pages::gateway_timeout(&entry.name, timeout, &request_id);
-            finish.in_flight = tried.map(crate::upstream::InFlight::new);
+            finish.upstream = tried;
             return Ok(finished(page, entry, finish, Some(Failure::Timeout)));
         }
     };
@@ -170,7 +172,8 @@ pub(crate) async fn handle(
     let mut body = ResponseBody::upstream(body, route.timeouts.idle);
     finish.status = parts.status.as_u16();
     finish.connect = connect.unwrap_or_default();
-    finish.in_flight = Some(in_flight);
+    finish.upstream = Some(at);
+    finish.counted = counted;
     // Pooled again only if the body is read to the end (an upgraded one never is).
     finish.conn = (parts.status != StatusCode::SWITCHING_PROTOCOLS).then_some(sender);
     finish.entry = Some(entry);

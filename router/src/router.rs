@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
-use crate::access_log::AccessLogLine;
+use crate::access_log::{AccessLog, AccessLogLine};
 use crate::error::RouterError;
 use crate::host;
 use crate::metrics::Metrics;
@@ -63,7 +63,7 @@ pub struct Router {
     domain: Box<str>,
     settings: ArcSwap<RouterSettings>,
     pub(crate) metrics: Metrics,
-    pub(crate) access_log: broadcast::Sender<AccessLogLine>,
+    pub(crate) access_log: Arc<AccessLog>,
     pub(crate) certs: CertStore,
     pub(crate) tls_port: AtomicU16,
     epoch: Instant,
@@ -92,7 +92,7 @@ impl Router {
             domain: normalized.into(),
             settings: ArcSwap::from_pointee(RouterSettings::default()),
             metrics: Metrics::default(),
-            access_log: broadcast::channel(ACCESS_LOG_CAPACITY).0,
+            access_log: AccessLog::new(ACCESS_LOG_CAPACITY),
             certs,
             tls_port: AtomicU16::new(0),
             epoch: Instant::now(),

@@ -9,13 +9,30 @@ use crate::error::RouterError;
 use crate::host::{self, DomainPattern};
 use crate::metrics::{Metrics, Series, SeriesKey};
 use crate::route::{AppRoute, Backend};
+use crate::shard::{Padded, SHARDS};
 use crate::upstream::Upstream;
 
 /// The processes of one release side (stable or canary) of an app.
 pub(crate) struct Pool {
     pub(crate) upstreams: Box<[Arc<Upstream>]>,
-    /// Round-robin position.
-    pub(crate) next: AtomicUsize,
+    /// Round-robin position, per thread (each thread goes round on its own).
+    pub(crate) next: [Padded<AtomicUsize>; SHARDS],
+}
+
+impl Pool {
+    pub(crate) fn new(upstreams: Box<[Arc<Upstream>]>) -> Self {
+        Pool {
+            upstreams,
+            next: Default::default(),
+        }
+    }
+}
+
+/// Which process of an entry served a request, without holding it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UpstreamRef {
+    pub(crate) canary: bool,
+    pub(crate) index: usize,
 }
 
 pub(crate) struct CanaryPool {
@@ -34,6 +51,23 @@ pub(crate) struct AppEntry {
     pub(crate) canary: Option<CanaryPool>,
     /// For requests the router answers itself (maintenance, no processes, body too large).
     pub(crate) series: Arc<Series>,
+}
+
+impl AppEntry {
+    pub(crate) fn upstream(&self, at: UpstreamRef) -> Option<&Arc<Upstream>> {
+        let pool = if at.canary {
+            &self.canary.as_ref()?.pool
+        } else {
+            &self.stable
+        };
+        pool.upstreams.get(at.index)
+    }
+
+    pub(crate) fn is_canary(&self, pool: &Pool) -> bool {
+        self.canary
+            .as_ref()
+            .is_some_and(|c| std::ptr::eq(&c.pool, pool))
+    }
 }
 
 #[derive(Default)]
@@ -146,27 +180,28 @@ fn build_entry(
             e.stable.upstreams.iter().chain(canary)
         })
         .collect();
-    let pool = |backends: &[Backend]| Pool {
-        upstreams: backends
-            .iter()
-            .map(|b| {
-                let old = old_upstreams
-                    .iter()
-                    .find(|u| u.is_same(b.addr, &b.process, b.release));
-                match old {
-                    Some(u) => Arc::clone(u),
-                    None => {
-                        let series = metrics.series(SeriesKey {
-                            app: name.as_ref().into(),
-                            release: Some(b.release),
-                            process_type: b.process_type().into(),
-                        });
-                        Arc::new(Upstream::new(b.addr, &b.process, b.release, series))
+    let pool = |backends: &[Backend]| {
+        Pool::new(
+            backends
+                .iter()
+                .map(|b| {
+                    let old = old_upstreams
+                        .iter()
+                        .find(|u| u.is_same(b.addr, &b.process, b.release));
+                    match old {
+                        Some(u) => Arc::clone(u),
+                        None => {
+                            let series = metrics.series(SeriesKey {
+                                app: name.as_ref().into(),
+                                release: Some(b.release),
+                                process_type: b.process_type().into(),
+                            });
+                            Arc::new(Upstream::new(b.addr, &b.process, b.release, series))
+                        }
                     }
-                }
-            })
-            .collect(),
-        next: AtomicUsize::new(0),
+                })
+                .collect(),
+        )
     };
     if let Some(canary) = &mut route.canary {
         if canary.weight > 100 {

@@ -19,22 +19,11 @@ use tracing::debug;
 
 use crate::body::ProxyBody;
 use crate::metrics::Series;
+use crate::shard::{self, Padded, SHARDS};
 
-/// Idle connections kept per process and shard; more than this many concurrent requests open
+/// Idle connections kept per process and thread; more than this many concurrent requests open
 /// new connections that are closed afterwards.
 const MAX_IDLE: usize = 128;
-
-/// Idle connections are kept per thread (threads beyond this share): a connection's task runs
-/// on the thread that opened it, so reusing it from the same thread avoids waking another.
-const SHARDS: usize = 8;
-
-fn shard() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
-    }
-    SHARD.with(|s| *s)
-}
 
 pub(crate) type Sender = SendRequest<ProxyBody>;
 
@@ -46,9 +35,12 @@ pub(crate) struct Upstream {
     pub(crate) series: Arc<Series>,
     /// Router-clock millisecond until which connecting is pointless (0: not down).
     pub(crate) down_until: AtomicU64,
-    /// Requests sent and not finished, for least-outstanding balancing.
+    /// Requests sent and not finished, for least-outstanding balancing (only counted for apps
+    /// that balance so).
     pub(crate) in_flight: AtomicUsize,
-    idle: [Mutex<Vec<Sender>>; SHARDS],
+    /// Idle connections per thread: a connection's task runs on the thread that opened it, so
+    /// reusing it from that thread wakes no other.
+    idle: [Padded<Mutex<Vec<Sender>>>; SHARDS],
 }
 
 /// A connection ready for one request; `connect` is `Some` when it was opened for it.
@@ -72,7 +64,7 @@ impl Upstream {
 
     /// An idle keep-alive connection, or a new one.
     pub(crate) async fn checkout(&self, connect_timeout: Duration) -> io::Result<Checkout> {
-        let idle = &self.idle[shard()];
+        let idle = &self.idle[shard::index()].0;
         loop {
             let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some(mut sender) = pooled else { break };
@@ -111,7 +103,10 @@ impl Upstream {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle[shard()].lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle[shard::index()]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(sender);
         }
@@ -122,18 +117,30 @@ impl Upstream {
     }
 }
 
-/// Counts a request against its process until dropped.
-pub(crate) struct InFlight(pub(crate) Arc<Upstream>);
+/// Counts a request against its process (for least-outstanding balancing) until dropped or
+/// handed on with [`InFlight::keep`].
+pub(crate) struct InFlight<'a>(&'a Upstream);
 
-impl InFlight {
-    pub(crate) fn new(upstream: &Arc<Upstream>) -> Self {
+impl<'a> InFlight<'a> {
+    pub(crate) fn new(upstream: &'a Upstream) -> Self {
         upstream.in_flight.fetch_add(1, Relaxed);
-        InFlight(Arc::clone(upstream))
+        InFlight(upstream)
+    }
+
+    /// Leaves the count up; whoever takes over calls [`Upstream::done`].
+    pub(crate) fn keep(self) {
+        std::mem::forget(self);
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Relaxed);
+        self.0.done();
+    }
+}
+
+impl Upstream {
+    pub(crate) fn done(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
     }
 }

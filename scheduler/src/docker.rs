@@ -4,6 +4,7 @@ mod logs;
 mod observe;
 mod run;
 mod task;
+mod usage;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -308,6 +309,10 @@ impl Runtime for DockerRuntime {
 
     async fn wait(&self, id: &str) -> Result<crate::Exit, RuntimeError> {
         run::wait(self, id).await
+    }
+
+    async fn usage(&self, process: &Process) -> Result<crate::runtime::Usage, RuntimeError> {
+        usage::usage(self, process).await
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, RuntimeError> {

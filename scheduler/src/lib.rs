@@ -12,7 +12,7 @@ pub use error::RuntimeError;
 pub use reconcile::{
     plan, reconcile_app, Desired, DesiredProcess, Plan, ReconcileOptions, ReconcileReport,
 };
-pub use runtime::{Attachment, OneOffMode, Output, OutputStream, ONE_OFF};
+pub use runtime::{Attachment, OneOffMode, Output, OutputStream, Usage, ONE_OFF};
 pub use runtime::{Exit, Limits, LogLine, LogStream, Process, ProcessSpec, ProcessState, Runtime};
 
 /// Labels on every container paas runs; the scheduler finds its containers by them, never by memory.

@@ -194,6 +194,22 @@ pub trait Runtime: Send + Sync {
         let _ = id;
         Err(unsupported())
     }
+    /// What a running process uses now. Runtimes that cannot tell refuse.
+    async fn usage(&self, process: &Process) -> Result<Usage, RuntimeError> {
+        let _ = process;
+        Err(RuntimeError::Invalid(
+            "this container runtime reports no resource use".into(),
+        ))
+    }
+}
+
+/// Resource use of one process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    /// Memory in use, page cache excluded.
+    pub memory_bytes: u64,
+    /// Of one CPU: 100 is one CPU busy.
+    pub cpu_percent: f64,
 }
 
 fn unsupported() -> RuntimeError {

@@ -7,6 +7,7 @@ pub mod drain;
 pub mod history;
 pub mod hub;
 pub mod line;
+pub mod metrics;
 
 pub use hub::{Filter, LogHub};
 pub use line::{LogLine, Source};

@@ -92,6 +92,11 @@ impl Platform {
         Ok(p)
     }
 
+    /// paasd's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.data_dir.path().join("paasd.log")
     }
@@ -324,6 +329,34 @@ pub fn free_addrs() -> (SocketAddr, SocketAddr) {
     (a, b)
 }
 
+impl Platform {
+    /// Destroys every app through the API while paasd runs, so their images leave the engine
+    /// too (tests build many; the engine is shared).
+    fn destroy_apps(&mut self) {
+        let (Some(token), Some(_)) = (self.token.clone(), self.child.as_ref()) else {
+            return;
+        };
+        let Ok(client) = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+        else {
+            return;
+        };
+        let apps: Vec<serde_json::Value> = client
+            .get(format!("{}/apps", self.api_url))
+            .bearer_auth(&token)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_default();
+        for name in apps.iter().filter_map(|a| a["name"].as_str()) {
+            let _ = client
+                .delete(format!("{}/apps/{name}", self.api_url))
+                .bearer_auth(&token)
+                .send();
+        }
+    }
+}
+
 /// Debian's client speaks the engine's API version; a newer client on PATH may not.
 pub fn docker() -> Command {
     if Path::new("/usr/bin/docker").exists() {
@@ -335,6 +368,7 @@ pub fn docker() -> Command {
 
 impl Drop for Platform {
     fn drop(&mut self) {
+        self.destroy_apps();
         self.kill();
         self.remove_containers();
     }

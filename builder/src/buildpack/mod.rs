@@ -193,6 +193,36 @@ pub async fn build(
     result
 }
 
+/// Removes what buildpack builds keep for an app between builds: its cache directory and the
+/// tag of its dependencies image (`REPO:deps`, the image goes with the app's last image). For
+/// `apps:destroy`; missing pieces are fine.
+pub async fn forget_app(
+    docker: &Docker,
+    repo: &str,
+    cache_dir: &std::path::Path,
+) -> Result<(), BuildpackError> {
+    match docker
+        .remove_image(
+            &format!("{repo}:deps"),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+    {
+        Ok(_)
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match tokio::fs::remove_dir_all(cache_dir).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(BuildpackError::io("remove the build cache", cache_dir, e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One lock per cache directory: two builds of an app at once would corrupt its cache.
 fn cache_lock(dir: &std::path::Path) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();

@@ -138,7 +138,11 @@ pub(super) async fn assemble(
 }
 
 fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+    if bytes < 1_000_000 {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
 }
 
 async fn cached_key(docker: &Docker, tag: &str) -> Option<(String, String)> {

@@ -277,6 +277,15 @@ async fn runs_the_classic_api_and_layers_the_slug_on_the_run_stack() {
     let count = std::fs::read_to_string(req.cache_dir.join("count")).unwrap();
     assert_eq!(count.trim(), "2");
     no_build_containers(&docker, &repo.app()).await;
+
+    // Destroying the app forgets its cache and dependencies tag.
+    buildpack::forget_app(&docker, &repo.0, &req.cache_dir)
+        .await
+        .unwrap();
+    assert!(!req.cache_dir.exists());
+    let deps = format!("{}:deps", repo.0);
+    assert!(docker.inspect_image(&deps).await.is_err(), "{deps} is gone");
+    assert!(docker.inspect_image(&req2.tag).await.is_ok(), "builds stay");
 }
 
 #[tokio::test]

@@ -77,9 +77,10 @@ pub async fn delete_app(
     let app = state.app_for(&user, &name).await?;
     let view = app_view(&state, &app).await?;
     state.deployer.stop_app(&app.name).await?;
-    let images = state.store.build_images(&app.id).await?;
+    let builds = state.store.list_builds(&app.id).await?;
     state.store.delete_app(&app.id).await?;
     state.logs.forget(&app.name);
+    state.metrics.forget(&app.name);
     state.deployer.publish_routes().await?;
     let repo = state.settings.repo_path(&app.name);
     if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
@@ -87,12 +88,9 @@ pub async fn delete_app(
             tracing::warn!(app = %app.name, error = %e, "could not remove the app's repository");
         }
     }
-    for image in images {
-        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
-            .force(true)
-            .build();
-        if let Err(e) = state.docker.remove_image(&image, Some(opts), None).await {
-            tracing::debug!(app = %app.name, image, error = %e, "image not removed");
+    for build in builds.iter().filter(|b| b.image.is_some()) {
+        if let Err(e) = crate::images::remove(&state.docker, &app.name, &build.id).await {
+            tracing::debug!(app = %app.name, build = %build.id, error = %e, "image not removed");
         }
     }
     tracing::info!(app = %app.name, user = %user.name, "app destroyed");

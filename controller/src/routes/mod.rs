@@ -8,6 +8,7 @@ pub mod formation;
 pub mod git;
 pub mod log_drains;
 pub mod log_sessions;
+pub mod metrics;
 pub mod openapi;
 pub mod process_settings;
 pub mod releases;

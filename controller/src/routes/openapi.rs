@@ -90,6 +90,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "delete",
         "Revoke a user's access",
     ),
+    ("/apps/{app}/metrics", "get", "Requests, status classes, latency percentiles, memory and CPU per release and process type (?since=1h)"),
     ("/apps/{app}/log-drains", "get", "Log drains"),
     ("/apps/{app}/log-drains", "post", "Add a drain: {\"url\": \"syslog+tls://HOST:PORT\"} or https://..."),
     ("/apps/{app}/log-drains/{id_or_url}", "delete", "Remove a drain"),

@@ -95,16 +95,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
-
-    /// Images still referenced by an app's builds (so a destroyed app's images can be removed).
-    pub async fn build_images(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT image FROM builds WHERE app_id = ? AND image IS NOT NULL")
-                .bind(app_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
 }
 
 impl Store {

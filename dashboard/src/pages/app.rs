@@ -51,6 +51,7 @@ pub struct ReleaseView {
 }
 
 pub struct BuildView {
+    pub id: String,
     pub status: &'static str,
     pub commit: String,
     pub user: String,
@@ -198,17 +199,22 @@ fn release_views(mut releases: Vec<Release>) -> Vec<ReleaseView> {
         .collect()
 }
 
-fn build_views(mut builds: Vec<Build>) -> Vec<BuildView> {
+pub fn build_status(status: BuildStatus) -> &'static str {
+    match status {
+        BuildStatus::Pending => "pending",
+        BuildStatus::Succeeded => "succeeded",
+        BuildStatus::Failed => "failed",
+    }
+}
+
+pub fn build_views(mut builds: Vec<Build>) -> Vec<BuildView> {
     builds.sort_by_key(|b| std::cmp::Reverse(b.created_at));
     builds
         .into_iter()
         .take(RECENT)
         .map(|b| BuildView {
-            status: match b.status {
-                BuildStatus::Pending => "pending",
-                BuildStatus::Succeeded => "succeeded",
-                BuildStatus::Failed => "failed",
-            },
+            id: b.id.to_string(),
+            status: build_status(b.status),
             commit: b
                 .source_blob
                 .version

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod app;
 pub mod apps;
 pub mod auth;
+pub mod builds;
 pub mod logs;
 
 use askama::Template;

@@ -14,7 +14,12 @@ fn admin_or_missing(status: u16) -> bool {
 /// The API's view of an app's config, as the admin.
 fn config_of(p: &Platform, app: &str) -> serde_json::Value {
     let (status, body) = p
-        .api("GET", &format!("/apps/{app}/config-vars"), p.token.as_deref(), None)
+        .api(
+            "GET",
+            &format!("/apps/{app}/config-vars"),
+            p.token.as_deref(),
+            None,
+        )
         .unwrap();
     assert_eq!(status, 200, "{body}");
     body
@@ -63,14 +68,21 @@ fn sessions_cookies_and_csrf_over_http() -> Result<()> {
     assert_eq!(res.status(), 403);
 
     let cookie = bob.sign_in("bob", "bob-password")?;
-    for attr in ["HttpOnly", "SameSite=Lax", "Path=/dashboard", "Max-Age=43200"] {
+    for attr in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/dashboard",
+        "Max-Age=43200",
+    ] {
         assert!(cookie.contains(attr), "{attr} in {cookie}");
     }
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
 
     let res = bob.get("/dashboard/apps")?;
     assert_eq!(res.status(), 200);
-    let csp = res.headers()["content-security-policy"].to_str()?.to_string();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()?
+        .to_string();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let page = res.text()?;
     assert!(page.contains("bobapp"), "own app listed");
@@ -99,7 +111,10 @@ fn sessions_cookies_and_csrf_over_http() -> Result<()> {
     let res = bob.post("/dashboard/apps", &[("name", "forged")])?;
     assert_eq!(res.status(), 403);
     assert!(res.text()?.contains("security token"));
-    let res = bob.post("/dashboard/apps", &[("csrf", "0".repeat(64).as_str()), ("name", "forged")])?;
+    let res = bob.post(
+        "/dashboard/apps",
+        &[("csrf", "0".repeat(64).as_str()), ("name", "forged")],
+    )?;
     assert_eq!(res.status(), 403);
     assert!(!app_exists(&p, "forged"));
     let res = bob.post("/dashboard/apps", &[("csrf", &csrf), ("name", "bobapp2")])?;
@@ -118,7 +133,10 @@ fn sessions_cookies_and_csrf_over_http() -> Result<()> {
     let res = bob.get("/dashboard/apps")?;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/dashboard/login");
-    let res = bob.post("/dashboard/apps", &[("csrf", &csrf), ("name", "afterwards")])?;
+    let res = bob.post(
+        "/dashboard/apps",
+        &[("csrf", &csrf), ("name", "afterwards")],
+    )?;
     assert_eq!(location(&res), "/dashboard/login");
     assert!(!app_exists(&p, "afterwards"));
     Ok(())
@@ -136,7 +154,9 @@ fn another_users_app_and_a_forged_form_in_the_browser() -> Result<()> {
     let status = b.wait_for(".error-page")?;
     let status = b.block(status.attr("data-status"))?.unwrap_or_default();
     assert!(admin_or_missing(status.parse()?), "{status}");
-    assert!(b.find_all("form[action^='/dashboard/apps/adminapp']")?.is_empty());
+    assert!(b
+        .find_all("form[action^='/dashboard/apps/adminapp']")?
+        .is_empty());
 
     // The API's refusal of bad input, in plain words, and nothing created.
     b.goto("/dashboard/apps")?;

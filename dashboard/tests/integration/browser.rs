@@ -38,7 +38,7 @@ pub struct Browser {
     rt: Runtime,
     client: Option<Client>,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
     /// `http://127.0.0.1:PORT`, the API listener the dashboard is on.
     pub base: String,
 }
@@ -65,11 +65,14 @@ impl Browser {
             rt,
             client: None,
             driver,
-            _profile: profile,
+            profile,
             base: base.trim_end_matches('/').to_string(),
         };
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
-        args.push(format!("--user-data-dir={}", browser._profile.path().display()));
+        args.push(format!(
+            "--user-data-dir={}",
+            browser.profile.path().display()
+        ));
         args.push(format!("--window-size={},{}", DESKTOP.0, DESKTOP.1));
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -166,7 +169,9 @@ impl Browser {
     }
 
     pub fn wait_for(&self, css: &str) -> Result<Element> {
-        self.wait_until(&format!("{css:?}"), |b| Ok(b.find_all(css)?.into_iter().next()))
+        self.wait_until(&format!("{css:?}"), |b| {
+            Ok(b.find_all(css)?.into_iter().next())
+        })
     }
 
     /// Types into the field with this id, replacing what it held.
@@ -185,8 +190,38 @@ impl Browser {
         Ok(self.block(self.client().execute(script, vec![]))?)
     }
 
+    /// Makes the page's viewport `width` x `height` (the window is larger by its frame).
     pub fn set_size(&self, (width, height): (u32, u32)) -> Result<()> {
-        Ok(self.block(self.client().set_window_size(width, height))?)
+        self.block(self.client().set_window_size(width, height))?;
+        let inner = self.execute("return [window.innerWidth, window.innerHeight]")?;
+        let (w, h) = (
+            inner[0].as_u64().unwrap_or(0),
+            inner[1].as_u64().unwrap_or(0),
+        );
+        let extra_w = (width as u64).saturating_sub(w) as u32;
+        let extra_h = (height as u64).saturating_sub(h) as u32;
+        if extra_w > 0 || extra_h > 0 {
+            self.block(
+                self.client()
+                    .set_window_size(width + extra_w, height + extra_h),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn scroll_to_top(&self) -> Result<()> {
+        self.execute("window.scrollTo(0, 0); return null")?;
+        Ok(())
+    }
+
+    /// Scrolls so that the element matching `css` is at the top of the window.
+    pub fn scroll_to(&self, css: &str) -> Result<()> {
+        let script = format!(
+            "document.querySelector({}).scrollIntoView(); return null",
+            serde_json::to_string(css)?
+        );
+        self.execute(&script)?;
+        Ok(())
     }
 
     /// Saves what the window shows as test-artifacts/dashboard/NAME.png.
@@ -215,14 +250,43 @@ fn chromium_binary() -> &'static str {
         .unwrap_or("chromium")
 }
 
+/// Chromium's processes started with this profile (so only this test's own), when the
+/// session could not be closed properly.
+fn kill_chromium_of(profile: &std::path::Path) {
+    let marker = format!("--user-data-dir={}", profile.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&marker) {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
+        let mut closed = false;
         if let Some(client) = self.client.take() {
-            let _ = self
+            // The timer must be made inside the runtime.
+            closed = self
                 .rt
-                .block_on(tokio::time::timeout(Duration::from_secs(10), client.close()));
+                .block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), client.close()).await
+                })
+                .is_ok_and(|r| r.is_ok());
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        if !closed {
+            kill_chromium_of(self.profile.path());
+        }
     }
 }

@@ -11,13 +11,18 @@ use crate::support::{deployed, served_containing};
 /// Shows a value that would run as a script if it were not escaped.
 const SCRIPT_VALUE: &str = "<script>document.title='owned'</script><b>bold</b>";
 
-/// Screenshots of what the window shows at desktop and phone width.
-fn shots(b: &Browser, name: &str) -> Result<()> {
-    b.screenshot(&format!("{name}-desktop"))?;
-    b.set_size(PHONE)?;
-    b.screenshot(&format!("{name}-phone"))?;
-    b.set_size(DESKTOP)?;
-    Ok(())
+/// Screenshots at desktop and phone width, from the top of the page or from the element
+/// matching `from`.
+fn shots(b: &Browser, name: &str, from: Option<&str>) -> Result<()> {
+    for (size, suffix) in [(DESKTOP, "desktop"), (PHONE, "phone")] {
+        b.set_size(size)?;
+        match from {
+            Some(css) => b.scroll_to(css)?,
+            None => b.scroll_to_top()?,
+        }
+        b.screenshot(&format!("{name}-{suffix}"))?;
+    }
+    b.set_size(DESKTOP)
 }
 
 fn nonce() -> String {
@@ -56,7 +61,7 @@ fn a_user_runs_an_app_from_the_browser() -> Result<()> {
     b.goto("/dashboard/apps")?;
     b.wait_for("#username")?;
     assert_eq!(b.path()?, "/dashboard/login");
-    shots(&b, "login")?;
+    shots(&b, "login", None)?;
     b.sign_in("admin", "wrong-password")?;
     b.wait_for_text("#login-error", "Wrong username or password")?;
 
@@ -65,13 +70,18 @@ fn a_user_runs_an_app_from_the_browser() -> Result<()> {
     assert!(card.contains("v1"), "current release shown: {card}");
     assert!(card.contains("1 up"), "processes shown: {card}");
     assert!(card.contains("dash.localhost"), "URL shown: {card}");
-    shots(&b, "apps")?;
+    shots(&b, "apps", None)?;
 
     b.click(".app-card[data-app='dash'] h2 a")?;
     b.wait_for_text("#current-release", "v1")?;
     assert_eq!(b.path()?, "/dashboard/apps/dash");
-    let git_url = b.block(b.find("#git-url")?.prop("value"))?.unwrap_or_default();
-    assert!(git_url.ends_with("/dash.git"), "git remote shown: {git_url}");
+    let git_url = b
+        .block(b.find("#git-url")?.prop("value"))?
+        .unwrap_or_default();
+    assert!(
+        git_url.ends_with("/dash.git"),
+        "git remote shown: {git_url}"
+    );
 
     // Scale web 1 -> 2 and see two processes up.
     b.fill("scale-web", "2")?;
@@ -107,7 +117,8 @@ fn a_user_runs_an_app_from_the_browser() -> Result<()> {
         0
     );
     served_containing(&p, host, "/", "greeting=<script>");
-    shots(&b, "app")?;
+    shots(&b, "app", None)?;
+    shots(&b, "app-config", Some("#config"))?;
 
     // Roll back to v1: v3 runs v1's build and config.
     b.click("button[aria-label='Roll back to v1']")?;
@@ -116,12 +127,19 @@ fn a_user_runs_an_app_from_the_browser() -> Result<()> {
     assert!(v3.to_lowercase().contains("rollback"), "{v3}");
     served_containing(&p, host, "/", "release=v3 greeting= app=dash");
 
+    // The build's output, from the builds list.
+    b.click(".build-output-link")?;
+    let output = b.wait_for_text("#build-output", "FROM paas/busybox")?;
+    assert!(output.contains("Successfully built"), "{output}");
+    assert_eq!(b.text("#build-status")?, "succeeded");
+    shots(&b, "build", None)?;
+
     // Live logs: a request made while the page is open shows up in it.
     b.goto("/dashboard/apps/dash/logs")?;
     b.wait_for("#log-status[data-state='live']")?;
     let line = wait_for_logged_request(&b, &p, "dash")?;
     assert!(line.contains("web."), "the line names its process: {line}");
-    shots(&b, "logs")?;
+    shots(&b, "logs", None)?;
 
     // Filtered to web.1, lines of web.2 stay out.
     b.goto("/dashboard/apps/dash/logs?source=app&ps=web.1")?;

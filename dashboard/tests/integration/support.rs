@@ -118,7 +118,10 @@ impl Dash {
         }
     }
 
-    fn with_cookie(&self, req: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+    fn with_cookie(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
         match &self.session {
             Some(c) => req.header(COOKIE, c),
             None => req,

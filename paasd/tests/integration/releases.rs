@@ -226,7 +226,8 @@ fn images_of_old_releases_are_collected() {
     assert_eq!(builds.len(), 3);
     assert!(
         builds[0]["image"].is_null(),
-        "the oldest build's image is collected: {builds:?}"
+        "the oldest build's image is collected: {builds:?}\n{}",
+        p.log()
     );
     assert!(builds[1]["image"].is_string() && builds[2]["image"].is_string());
     let out = p.paas(&["rollback", "v1", "-a", "tidy"]);

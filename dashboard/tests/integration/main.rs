@@ -1,0 +1,7 @@
+//! The dashboard end to end: a real paasd with the example app deployed, driven through a real
+//! headless Chromium (chromedriver + WebDriver) and over plain HTTP.
+
+mod access;
+mod browser;
+mod flow;
+mod support;

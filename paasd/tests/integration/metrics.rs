@@ -1,0 +1,74 @@
+//! Per-release metrics: what the router saw for each release, compared side by side.
+
+use crate::support::{checkout_for, ok, platform_with, push};
+
+fn send(p: &paas_testkit::Platform, path: &str, n: usize, want: u16) {
+    for _ in 0..n {
+        let (status, _) = p.get_via_router("measured.localhost", path).unwrap();
+        assert_eq!(status, want, "{path}");
+    }
+}
+
+/// The words of the `--compare` output's row named `key`.
+fn row(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("no {key} row in:\n{text}"))
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn metrics_compare_the_status_counts_of_two_releases() {
+    let p = platform_with(&[]);
+    let checkout = checkout_for(&p, "measured");
+    // Once the push returns, v1 is live and routed: nothing else has sent it requests.
+    ok(&p, push(checkout.path()));
+    send(&p, "/", 10, 200);
+    send(&p, "/missing", 5, 404);
+    ok(&p, p.paas(&["config:set", "V=2", "-a", "measured"]));
+    send(&p, "/", 7, 200);
+    send(&p, "/nope", 3, 404);
+
+    let out = ok(
+        &p,
+        p.paas(&["metrics", "--compare", "v1", "v2", "-a", "measured"]),
+    );
+    assert_eq!(row(&out, "web"), ["web", "v1", "v2"], "{out}");
+    assert_eq!(row(&out, "requests"), ["requests", "15", "10"], "{out}");
+    assert_eq!(row(&out, "2xx"), ["2xx", "10", "7"], "{out}");
+    assert_eq!(row(&out, "4xx"), ["4xx", "5", "3"], "{out}");
+    assert_eq!(row(&out, "5xx"), ["5xx", "0", "0"], "{out}");
+    let p50 = row(&out, "p50");
+    assert!(p50[1].ends_with("ms") && p50[2].ends_with("ms"), "{out}");
+
+    let json = ok(
+        &p,
+        p.paas(&["metrics", "--since", "15m", "--json", "-a", "measured"]),
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["since_seconds"], 900);
+    let v2 = report["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["release"] == 2)
+        .unwrap();
+    assert_eq!(
+        (v2["type"].as_str(), v2["status_2xx"].as_u64()),
+        (Some("web"), Some(7))
+    );
+
+    let err = p.paas(&["metrics", "--since", "2w", "-a", "measured"]);
+    assert!(!err.status.success());
+    let (status, body) = p
+        .api(
+            "GET",
+            "/apps/measured/metrics?since=3d",
+            p.token.as_deref(),
+            None,
+        )
+        .unwrap();
+    assert_eq!((status, body["id"].as_str()), (422, Some("invalid_params")));
+}
