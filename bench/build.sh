@@ -34,7 +34,10 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 log "building paasd and paas (release)"
 cargo build --release -q -p paasd -p paas-cli
 BIN=$CARGO_TARGET_DIR/release
-"$REPO/deploy/stacks/make.sh" >/dev/null
+if ! "$REPO/deploy/stacks/make.sh" >/tmp/paas-bench-stacks.log 2>&1; then
+	cat /tmp/paas-bench-stacks.log >&2
+	exit 1
+fi
 
 WORK=$(mktemp -d /tmp/paas-bench-build.XXXXXX)
 INSTANCE=bench-build-$$
@@ -65,33 +68,38 @@ for _ in $(seq 100); do
 	if curl -fs "$PAAS_API_URL/healthz" >/dev/null; then break; fi
 	sleep 0.1
 done
-"$BIN/paas" register --api "$PAAS_API_URL" --username bench --password bench-password >/dev/null
+"$BIN/paas" register --api "$PAAS_API_URL" --username bench --password bench-password >/dev/null 2>&1
 
 gitc() { git -c user.name=bench -c user.email=bench@paas.invalid "$@"; }
 
 # wait_for APP TEXT: until the router serves TEXT for APP (at most 120 s).
 wait_for() {
 	local app=$1 text=$2 i
-	for i in $(seq 1200); do
+	for i in $(seq 2400); do
 		if curl -fs --max-time 2 -H "Host: $app.localhost" "http://127.0.0.1:$ROUTER_PORT/" | grep -qF "$text"; then
 			return 0
 		fi
-		sleep 0.1
+		sleep 0.05
 	done
 	log "$app never served '$text'"
 	exit 1
 }
 
-# push_to_live DIR APP TEXT: seconds from `git push` until TEXT is served.
+# push_to_live DIR APP TEXT: seconds from `git push` until the router serves
+# TEXT. The push itself returns a little later: after going live, the old
+# processes get the drain time and are stopped before git hears back.
 push_to_live() {
-	local dir=$1 app=$2 text=$3 start
+	local dir=$1 app=$2 text=$3 start live pid
 	start=$(now)
-	if ! (cd "$dir" && git push -q platform master >"$WORK/push.log" 2>&1); then
+	(cd "$dir" && git push -q platform master >"$WORK/push.log" 2>&1) &
+	pid=$!
+	wait_for "$app" "$text"
+	live=$(now)
+	if ! wait "$pid"; then
 		cat "$WORK/push.log" >&2
 		exit 1
 	fi
-	wait_for "$app" "$text"
-	secs "$start" "$(now)"
+	secs "$start" "$live"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

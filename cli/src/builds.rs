@@ -27,7 +27,7 @@ pub fn list(args: AppJsonArgs) -> Result<()> {
         return output::print_json(&value);
     }
     let mut builds: Vec<Build> = client::decode(value)?;
-    builds.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    builds.sort_by_key(|b| std::cmp::Reverse(b.created_at));
     println!("=== {app} Builds");
     let rows: Vec<Vec<String>> = builds
         .iter()

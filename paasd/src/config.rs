@@ -40,6 +40,15 @@ pub struct Config {
     )]
     pub router_listen: SocketAddr,
 
+    /// HTTPS router for apps (certificates from `paas certs:add`, else a generated
+    /// self-signed one for `*.DOMAIN`); off unless set, e.g. 0.0.0.0:443.
+    #[arg(long, env = "PAAS_ROUTER_TLS_LISTEN", global = true)]
+    pub router_tls_listen: Option<SocketAddr>,
+
+    /// Prometheus metrics (requests per app, release and process type); off unless set.
+    #[arg(long, env = "PAAS_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Apps are served at APP.DOMAIN.
     #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost", global = true)]
     pub domain: String,

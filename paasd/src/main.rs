@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum::serve::ListenerExt;
 use clap::Parser;
 use paas_builder::buildpack::BuildpackSettings;
 use paas_builder::dockerfile::BuildLimits;
@@ -104,6 +105,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let router_listener = bind(config.router_listen, "router").await?;
     let api_addr = api_listener.local_addr()?;
     let router_addr = router_listener.local_addr()?;
+    let tls_listener = match config.router_tls_listen {
+        Some(addr) => Some(bind(addr, "HTTPS router").await?),
+        None => None,
+    };
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics").await?),
+        None => None,
+    };
 
     let instance = instance_id(&config.data_dir)?;
     let runtime = DockerRuntime::connect(&config.docker_host, &instance)
@@ -191,8 +200,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
         secure_cookies: config.api_url(api_addr).starts_with("https://"),
         ..paas_dashboard::DashboardConfig::new(format!("http://{}", local(api_addr)))
     });
+    // Streams (logs, build output, one-off sessions) write many small chunks: without
+    // TCP_NODELAY each one waits on the client's delayed ACK.
+    let api_listener = api_listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let api = axum::serve(api_listener, controller.http().merge(dashboard))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
+    if let Some(listener) = tls_listener {
+        tokio::spawn(paas_router::serve_tls(
+            listener,
+            router.clone(),
+            stopped(stop_rx.clone()),
+        ));
+    }
+    if let Some(listener) = metrics_listener {
+        tokio::spawn(paas_router::serve_metrics(
+            listener,
+            router.clone(),
+            stopped(stop_rx.clone()),
+        ));
+    }
     let router_task = paas_router::serve(router_listener, router, stopped(stop_rx));
     tracing::info!(api = %api_addr, router = %router_addr, domain = %domain, instance = %instance, "paasd started");
 

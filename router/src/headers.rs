@@ -69,6 +69,10 @@ fn is_sane_request_id(id: &[u8]) -> bool {
 
 /// Removes hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the message.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass of comparisons instead of a dozen removals.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     // Indexing instead of collecting keeps this allocation-free.
     let mut i = 0;
     while let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
@@ -100,6 +104,14 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     {
         headers.remove(&name);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "proxy"
+    ) || name.starts_with("proxy-")
 }
 
 /// Adds what the app needs to know about the original request.

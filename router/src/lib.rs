@@ -3,7 +3,8 @@
 //! Requests for `APP.DOMAIN` and for the apps' custom domains go to one of the app's running
 //! processes, over pooled keep-alive connections; a request that could not be sent to one
 //! process is retried on the next. The route table and the certificates are immutable and
-//! swapped whole, so the request path never takes a lock.
+//! swapped whole, metrics are per-thread atomics, and pooled connections are kept per thread,
+//! so the request path shares no lock between threads.
 //!
 //! # What the controller drives
 //!

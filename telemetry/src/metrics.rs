@@ -212,6 +212,40 @@ impl Metrics {
     }
 }
 
+/// Samples every running process's memory and CPU every `every`.
+pub fn spawn_usage_sampler(
+    metrics: std::sync::Arc<Metrics>,
+    runtime: std::sync::Arc<dyn paas_scheduler::Runtime>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Ok(processes) = runtime.list(None).await {
+                let running = processes
+                    .into_iter()
+                    .filter(|p| p.state == paas_scheduler::ProcessState::Up);
+                let samples = futures_util::future::join_all(running.map(|p| {
+                    let runtime = runtime.clone();
+                    async move { (runtime.usage(&p).await, p) }
+                }))
+                .await;
+                for (usage, p) in samples {
+                    if let Ok(u) = usage {
+                        let sample = UsageSample {
+                            release: p.release,
+                            process_type: p.process_type.clone(),
+                            memory_bytes: u.memory_bytes,
+                            cpu_percent: u.cpu_percent,
+                        };
+                        metrics.record_usage(&p.app, &sample);
+                    }
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,38 +321,4 @@ mod tests {
         assert_eq!(s.iter().map(|x| x.release).collect::<Vec<_>>(), [2]);
         assert_eq!(m.summary("shop", Duration::from_secs(3 * 3600)).len(), 2);
     }
-}
-
-/// Samples every running process's memory and CPU every `every`.
-pub fn spawn_usage_sampler(
-    metrics: std::sync::Arc<Metrics>,
-    runtime: std::sync::Arc<dyn paas_scheduler::Runtime>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if let Ok(processes) = runtime.list(None).await {
-                let running = processes
-                    .into_iter()
-                    .filter(|p| p.state == paas_scheduler::ProcessState::Up);
-                let samples = futures_util::future::join_all(running.map(|p| {
-                    let runtime = runtime.clone();
-                    async move { (runtime.usage(&p).await, p) }
-                }))
-                .await;
-                for (usage, p) in samples {
-                    if let Ok(u) = usage {
-                        let sample = UsageSample {
-                            release: p.release,
-                            process_type: p.process_type.clone(),
-                            memory_bytes: u.memory_bytes,
-                            cpu_percent: u.cpu_percent,
-                        };
-                        metrics.record_usage(&p.app, &sample);
-                    }
-                }
-            }
-            tokio::time::sleep(every).await;
-        }
-    })
 }

@@ -68,7 +68,10 @@ pub async fn stream_log_session(
         .ok_or_else(|| ApiError::not_found("log session not found or expired: create a new one"))?;
     let (tx, rx) = mpsc::channel::<String>(1024);
     tokio::spawn(logs::stream(state.logs.clone(), req, tx));
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>));
+    // Lines already waiting go out as one chunk: a busy app's stream is not one write per line.
+    let chunks = futures_util::StreamExt::ready_chunks(ReceiverStream::new(rx), 256)
+        .map(|lines| Ok::<_, std::convert::Infallible>(lines.concat()));
+    let body = Body::from_stream(chunks);
     let headers = [
         (header::CONTENT_TYPE, "text/event-stream"),
         (header::CACHE_CONTROL, "no-cache"),

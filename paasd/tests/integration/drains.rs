@@ -157,11 +157,14 @@ async fn syslog_tls_receiver(
     }
 }
 
+/// One POST a drain sent: its head and body.
+type Post = (String, Vec<u8>);
+
 /// HTTPS POSTs (headers, body) collected; answers 200.
 async fn https_receiver(
     listener: tokio::net::TcpListener,
     tls: tokio_rustls::TlsAcceptor,
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Post>>>,
 ) {
     while let Ok((tcp, _)) = listener.accept().await {
         let (tls, got) = (tls.clone(), got.clone());

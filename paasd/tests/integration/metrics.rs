@@ -21,7 +21,13 @@ fn row(text: &str, key: &str) -> Vec<String> {
 
 #[test]
 fn metrics_compare_the_status_counts_of_two_releases() {
-    let p = platform_with(&[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_listen = format!("127.0.0.1:{port}");
+    let p = platform_with(&[("PAAS_METRICS_LISTEN", &metrics_listen)]);
     let checkout = checkout_for(&p, "measured");
     // Once the push returns, v1 is live and routed: nothing else has sent it requests.
     ok(&p, push(checkout.path()));
@@ -59,6 +65,22 @@ fn metrics_compare_the_status_counts_of_two_releases() {
         (v2["type"].as_str(), v2["status_2xx"].as_u64()),
         (Some("web"), Some(7))
     );
+
+    // Prometheus carries the same counts for what is routed now (the router drops a release's
+    // series once it no longer serves).
+    let scraped = reqwest::blocking::get(format!("http://{metrics_listen}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    let count = |release: &str, code: &str| {
+        let series = format!("paas_router_requests_total{{app=\"measured\",release=\"{release}\",process_type=\"web\",code=\"{code}\"}} ");
+        scraped
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map(|n| n.trim().to_string())
+    };
+    assert_eq!(count("v2", "2xx").as_deref(), Some("7"), "{scraped}");
+    assert_eq!(count("v2", "4xx").as_deref(), Some("3"), "{scraped}");
 
     let err = p.paas(&["metrics", "--since", "2w", "-a", "measured"]);
     assert!(!err.status.success());

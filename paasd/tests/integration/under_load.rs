@@ -11,6 +11,9 @@ use paas_testkit::commit_all;
 
 use crate::support::{checkout_for, ok, platform_with, push, served};
 
+/// One deploy of the sequence.
+type Step<'a> = Box<dyn Fn() + 'a>;
+
 #[derive(Default)]
 struct Tally {
     sent: AtomicU64,
@@ -66,7 +69,7 @@ fn deploys_under_load_drop_no_request() {
     let started = Instant::now();
     let mut timings = Vec::new();
     let app = ["-a", "steady"];
-    let steps: Vec<(&str, Box<dyn Fn()>)> = vec![
+    let steps: Vec<(&str, Step)> = vec![
         (
             "push (code change)",
             Box::new(|| code_push(&p, checkout.path(), 1)),

@@ -1,8 +1,9 @@
 //! Round robin and failing backends.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use crate::support::{backend, dead_addr, host, start_router};
+use crate::support::{backend, dead_addr, host, route, start_router};
 
 #[tokio::test]
 async fn round_robin_reaches_all_backends_evenly() {
@@ -85,5 +86,58 @@ async fn all_backends_dead_is_502() {
         .await
         .unwrap();
     assert_eq!(response.status(), 502);
+    r.stop().await;
+}
+
+/// A listener whose accept queue is full: the kernel drops new SYNs, so connecting hangs.
+async fn unresponsive_addr() -> (
+    std::net::SocketAddr,
+    Vec<tokio::net::TcpStream>,
+    tokio::net::TcpListener,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    // Never accepted: they fill the queue (its length is the backlog plus one).
+    for _ in 0..3 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(200), connect).await {
+            fillers.push(stream);
+        }
+    }
+    (addr, fillers, listener)
+}
+
+#[tokio::test]
+async fn a_process_that_does_not_accept_in_time_is_skipped_after_the_connect_timeout() {
+    let r = start_router().await;
+    let (stuck, _fillers, _listener) = unresponsive_addr().await;
+    let mut web = route(&[stuck, backend("backend-live").await]);
+    web.timeouts.connect = Duration::from_millis(300);
+    // The stuck process comes first in the rotation for the first request.
+    r.router.set_route("web", web.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(
+        r.get_text(&host("web"), "/").await,
+        (200, "backend-live".into())
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(3),
+        "the first request waited for the connect timeout: {elapsed:?}"
+    );
+
+    // Alone, the stuck process means a 502 after the connect timeout, not a hang.
+    web.backends.truncate(1);
+    r.router.set_route("web", web);
+    let started = std::time::Instant::now();
+    assert_eq!(r.get(&host("web"), "/").await.status(), 502);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     r.stop().await;
 }
