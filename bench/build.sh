@@ -74,8 +74,8 @@ gitc() { git -c user.name=bench -c user.email=bench@paas.invalid "$@"; }
 
 # wait_for APP TEXT: until the router serves TEXT for APP (at most 120 s).
 wait_for() {
-	local app=$1 text=$2 i
-	for i in $(seq 2400); do
+	local app=$1 text=$2
+	for _ in $(seq 2400); do
 		if curl -fs --max-time 2 -H "Host: $app.localhost" "http://127.0.0.1:$ROUTER_PORT/" | grep -qF "$text"; then
 			return 0
 		fi

@@ -47,7 +47,7 @@ stack_names() {
 load_recipe() {
 	local name=$1 dir="$RECIPES/$1"
 	[ -f "$dir/stack.conf" ] || die "no stack '$name': $dir/stack.conf not found (stacks: $(stack_names | tr '\n' ' '))"
-	STACK_IMAGE= STACK_FROM= STACK_SUITE=bookworm STACK_USER=app
+	STACK_IMAGE='' STACK_FROM='' STACK_SUITE=bookworm STACK_USER=app
 	STACK_PACKAGES=()
 	# shellcheck source=/dev/null
 	. "$dir/stack.conf"

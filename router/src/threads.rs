@@ -67,21 +67,36 @@ pub fn serve_threads(
     for _ in 1..threads.max(1) {
         sockets.push(bind(addr)?);
     }
+    // Each thread reports once its socket listens (or could not), so that connections made
+    // as soon as this returns are not refused.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), RouterError>>();
     let mut handles = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
         let router = Arc::clone(&router);
         let mut stopped = stopped.clone();
+        let ready = ready_tx.clone();
         let handle = std::thread::Builder::new()
             .name(format!("paas-router-{i}"))
             .spawn(move || -> Result<(), RouterError> {
-                let runtime = tokio::runtime::Builder::new_current_thread()
+                let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| RouterError::Thread(e.to_string()))?;
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(RouterError::Thread(e.to_string())));
+                        return Ok(());
+                    }
+                };
                 runtime.block_on(async move {
-                    let listener = socket
-                        .listen(1024)
-                        .map_err(|e| RouterError::Listen(addr, e))?;
+                    let listener = match socket.listen(1024) {
+                        Ok(listener) => listener,
+                        Err(e) => {
+                            let _ = ready.send(Err(RouterError::Listen(addr, e)));
+                            return Ok(());
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
                     let shutdown = async move {
                         let _ = stopped.wait_for(|s| *s).await;
                     };
@@ -93,6 +108,22 @@ pub fn serve_threads(
             })
             .map_err(|e| RouterError::Thread(e.to_string()))?;
         handles.push(handle);
+    }
+    drop(ready_tx);
+    let mut started = Ok(());
+    for _ in 0..handles.len() {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => started = Err(err),
+            Err(_) => started = Err(RouterError::Thread("a router thread died".into())),
+        }
+    }
+    if let Err(err) = started {
+        let _ = stop.send(true);
+        for handle in handles {
+            let _ = handle.join();
+        }
+        return Err(err);
     }
     Ok(RouterThreads {
         addr,

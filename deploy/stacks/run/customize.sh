@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Runs as root inside the new stack's root filesystem, after its packages.
 # minbase has no useradd (the passwd package is not essential), so the app
 # user is written directly. Its uid is 1000; its home is /app, where slugs go.
