@@ -70,6 +70,9 @@ pub struct App {
     pub released_at: Option<DateTime<Utc>>,
     /// paas: the version of the current release, if any.
     pub current_release: Option<i64>,
+    /// The router answers with a maintenance page instead of the app.
+    #[serde(default)]
+    pub maintenance: bool,
 }
 
 /// `GET /apps/{app}/config-vars`.
@@ -314,6 +317,50 @@ pub struct LogDrain {
     pub url: String,
     /// Heroku's drain token; paas sends it as `Logplex-Drain-Token`.
     pub token: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /apps/{app}/domains`: the app's default domain (`kind: "default"`) and custom ones.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Domain {
+    pub id: Uuid,
+    pub hostname: String,
+    /// `default` for APP.DOMAIN, `custom` for the ones added.
+    pub kind: String,
+    /// Where a DNS CNAME for this hostname should point.
+    pub cname: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{app}/domains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DomainCreate {
+    /// `www.example.com`, or a wildcard `*.example.com`.
+    pub hostname: String,
+}
+
+/// `PATCH /apps/{app}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AppUpdate {
+    /// Serve a maintenance page (503) instead of the app.
+    pub maintenance: Option<bool>,
+}
+
+/// `POST /apps/{app}/sni-endpoints`: a TLS certificate the router serves by SNI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SniEndpointCreate {
+    pub certificate_chain: String,
+    pub private_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SniEndpoint {
+    pub id: Uuid,
+    /// The DNS names the certificate covers.
+    pub domains: Vec<String>,
+    pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

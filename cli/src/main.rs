@@ -17,6 +17,7 @@ mod output;
 mod process_settings;
 mod ps;
 mod releases;
+mod routing;
 mod run;
 mod settings;
 mod users;
@@ -130,6 +131,30 @@ enum Command {
     DrainsRemove(drains::DrainArgs),
     /// Requests, status classes, latency, memory and CPU per release: `paas metrics --compare v7 v8`
     Metrics(metrics::MetricsArgs),
+    /// List the app's domains
+    Domains(AppJsonArgs),
+    /// Serve the app at a custom domain too: `paas domains:add www.example.com`
+    #[command(name = "domains:add")]
+    DomainsAdd(routing::DomainArgs),
+    /// Stop serving the app at a custom domain
+    #[command(name = "domains:remove")]
+    DomainsRemove(routing::DomainArgs),
+    /// List the app's TLS certificates
+    Certs(AppJsonArgs),
+    /// Serve HTTPS with a certificate: `paas certs:add CERT KEY`
+    #[command(name = "certs:add")]
+    CertsAdd(routing::CertAddArgs),
+    /// Remove a certificate by id
+    #[command(name = "certs:remove")]
+    CertsRemove(routing::CertRemoveArgs),
+    /// Whether maintenance mode is on
+    Maintenance(args::AppArg),
+    /// Answer every request with a maintenance page (503), without touching the app
+    #[command(name = "maintenance:on")]
+    MaintenanceOn(args::AppArg),
+    /// Serve the app again
+    #[command(name = "maintenance:off")]
+    MaintenanceOff(args::AppArg),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
     /// Cancel the deploy in progress (the current release keeps running)
@@ -175,6 +200,15 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::Domains(a) => routing::domains(a),
+        Command::DomainsAdd(a) => routing::domains_add(a),
+        Command::DomainsRemove(a) => routing::domains_remove(a),
+        Command::Certs(a) => routing::certs(a),
+        Command::CertsAdd(a) => routing::certs_add(a),
+        Command::CertsRemove(a) => routing::certs_remove(a),
+        Command::Maintenance(a) => routing::maintenance(a),
+        Command::MaintenanceOn(a) => routing::set_maintenance(a, true),
+        Command::MaintenanceOff(a) => routing::set_maintenance(a, false),
         Command::Metrics(a) => metrics::run(a),
         Command::Drains(a) => drains::list(a),
         Command::DrainsAdd(a) => drains::add(a),

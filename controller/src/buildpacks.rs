@@ -32,7 +32,7 @@ pub async fn build(
         commit: src.commit,
         source_tar: src.tar,
         config,
-        cache_dir: state.settings.data_dir.join("cache").join(&app.name),
+        cache_dir: crate::images::cache_dir(&state.settings.data_dir, &app.name),
         tag: tag.clone(),
         limits: state.settings.build_limits.clone(),
     };

@@ -22,7 +22,23 @@ use crate::store::{AppRow, ProcessSettingsRow, ReleaseRow, Store, StoreError};
 
 /// App name -> addresses of its web processes that answer. Apps with nothing running are in
 /// the map with no addresses (the router answers 503 for them, 404 for unknown hosts).
-pub type RouteMap = HashMap<String, Vec<RouteBackend>>;
+pub type RouteMap = RouteTable;
+
+/// What the router needs: each app's routing, and the TLS certificates to serve.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteTable {
+    pub apps: HashMap<String, AppRouting>,
+    /// (certificate chain, private key) PEMs.
+    pub certificates: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppRouting {
+    pub backends: Vec<RouteBackend>,
+    /// Custom domains besides APP.DOMAIN (exact names and `*.` wildcards).
+    pub domains: Vec<String>,
+    pub maintenance: bool,
+}
 
 /// One process the router may send an app's requests to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -124,7 +140,7 @@ impl Deployer {
             running: Mutex::new(HashMap::new()),
             logs,
             reported: Mutex::new(HashMap::new()),
-            routes: watch::Sender::new(RouteMap::new()),
+            routes: watch::Sender::new(RouteTable::default()),
         }
     }
 
@@ -513,7 +529,18 @@ impl Deployer {
     ) -> Result<(), DeployError> {
         let apps = self.store.list_apps(None).await?;
         let processes = self.runtime.list(None).await?;
-        let mut table = RouteMap::new();
+        let mut table = RouteTable::default();
+        let mut domains: HashMap<String, Vec<String>> = HashMap::new();
+        for d in self.store.all_domains().await? {
+            domains.entry(d.app_id).or_default().push(d.hostname);
+        }
+        table.certificates = self
+            .store
+            .all_certificates()
+            .await?
+            .into_iter()
+            .map(|c| (c.cert_pem, c.key_pem))
+            .collect();
         for app in apps {
             let (serving, retiring) = match switching {
                 Some((name, version, retiring)) if name == app.name => {
@@ -544,7 +571,12 @@ impl Deployer {
                 })
                 .collect();
             backends.sort();
-            table.insert(app.name, backends);
+            let routing = AppRouting {
+                backends,
+                domains: domains.remove(&app.id).unwrap_or_default(),
+                maintenance: app.maintenance,
+            };
+            table.apps.insert(app.name, routing);
         }
         self.routes.send_if_modified(|old| {
             let changed = *old != table;

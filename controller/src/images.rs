@@ -9,7 +9,17 @@ use bollard::Docker;
 /// The tag of a build's image.
 pub fn tag(app: &str, build_id: &str) -> String {
     let short: String = build_id.chars().filter(|c| *c != '-').take(12).collect();
-    format!("paas-app/{app}:{short}")
+    format!("{}:{short}", repository(app))
+}
+
+/// The image repository of an app's builds (`paas-app/APP`).
+pub fn repository(app: &str) -> String {
+    format!("paas-app/{app}")
+}
+
+/// Where buildpack builds keep an app's cache between builds.
+pub fn cache_dir(data_dir: &std::path::Path, app: &str) -> std::path::PathBuf {
+    data_dir.join("cache").join(app)
 }
 
 /// Removes a build's tag; `Ok(true)` when it is gone (or was already), `Ok(false)` when the

@@ -24,7 +24,7 @@ use rand::RngCore;
 use thiserror::Error;
 use tokio::sync::watch;
 
-pub use deploy::{DeployOptions, RouteBackend, RouteMap};
+pub use deploy::{AppRouting, DeployOptions, RouteBackend, RouteMap, RouteTable};
 pub use state::Settings;
 
 use crate::auth::Keys;

@@ -7,7 +7,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::routes::{
     account, apps, builds, collaborators, config_vars, dynos, formation, git, log_drains,
-    log_sessions, metrics, openapi, process_settings, releases, run,
+    log_sessions, metrics, openapi, process_settings, releases, routing, run,
 };
 use crate::state::AppState;
 
@@ -23,7 +23,28 @@ pub fn build(state: AppState) -> Router {
             get(account::list_users).post(account::create_user),
         )
         .route("/apps", get(apps::list_apps).post(apps::create_app))
-        .route("/apps/{app}", get(apps::get_app).delete(apps::delete_app))
+        .route(
+            "/apps/{app}",
+            get(apps::get_app)
+                .delete(apps::delete_app)
+                .patch(routing::update_app),
+        )
+        .route(
+            "/apps/{app}/domains",
+            get(routing::list_domains).post(routing::create_domain),
+        )
+        .route(
+            "/apps/{app}/domains/{hostname}",
+            axum::routing::delete(routing::delete_domain),
+        )
+        .route(
+            "/apps/{app}/sni-endpoints",
+            get(routing::list_sni_endpoints).post(routing::create_sni_endpoint),
+        )
+        .route(
+            "/apps/{app}/sni-endpoints/{id}",
+            axum::routing::delete(routing::delete_sni_endpoint),
+        )
         .route(
             "/apps/{app}/config-vars",
             get(config_vars::get_config_vars).patch(config_vars::update_config_vars),

@@ -41,6 +41,7 @@ pub fn app(settings: &Settings, a: &AppRow, current: Option<&ReleaseRow>) -> api
         updated_at: a.updated_at,
         released_at: current.map(|r| r.created_at),
         current_release: current.map(|r| r.version),
+        maintenance: a.maintenance,
     }
 }
 

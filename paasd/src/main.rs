@@ -170,9 +170,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let mut routes = controller.routes();
     let table = router.clone();
     tokio::spawn(async move {
+        let mut certificates: Vec<(String, String)> = Vec::new();
         loop {
             let map = routes.borrow_and_update().clone();
-            table.replace_routes(app_routes(map));
+            let certificates_changed = map.certificates != certificates;
+            if certificates_changed {
+                certificates = map.certificates.clone();
+                let entries = certificates
+                    .iter()
+                    .map(|(cert_pem, key_pem)| paas_router::CertEntry {
+                        cert_pem: cert_pem.clone(),
+                        key_pem: key_pem.clone(),
+                    })
+                    .collect();
+                for (i, problem) in table.set_certificates(entries) {
+                    tracing::warn!(certificate = i, error = %problem, "certificate not served");
+                }
+            }
+            table.replace_routes(app_routes(map.apps));
             if routes.changed().await.is_err() {
                 return;
             }
@@ -244,11 +259,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
 /// The controller's view of where each app runs, as the router's table.
 fn app_routes(
-    map: paas_controller::RouteMap,
+    apps: std::collections::HashMap<String, paas_controller::AppRouting>,
 ) -> std::collections::HashMap<String, paas_router::AppRoute> {
-    map.into_iter()
-        .map(|(app, backends)| {
-            let backends = backends
+    apps.into_iter()
+        .map(|(app, routing)| {
+            let backends = routing
+                .backends
                 .into_iter()
                 .map(|b| {
                     paas_router::Backend::new(
@@ -258,7 +274,10 @@ fn app_routes(
                     )
                 })
                 .collect();
-            (app, paas_router::AppRoute::new(backends))
+            let mut route = paas_router::AppRoute::new(backends);
+            route.domains = routing.domains;
+            route.maintenance = routing.maintenance;
+            (app, route)
         })
         .collect()
 }

@@ -93,6 +93,11 @@ pub async fn delete_app(
             tracing::debug!(app = %app.name, build = %build.id, error = %e, "image not removed");
         }
     }
+    let cache = crate::images::cache_dir(&state.settings.data_dir, &app.name);
+    let image_repo = crate::images::repository(&app.name);
+    if let Err(e) = paas_builder::buildpack::forget_app(&state.docker, &image_repo, &cache).await {
+        tracing::warn!(app = %app.name, error = %e, "removing the app's build cache");
+    }
     tracing::info!(app = %app.name, user = %user.name, "app destroyed");
     Ok(ApiJson(view))
 }

@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod process_settings;
 pub mod releases;
+pub mod routing;
 pub mod run;

@@ -18,6 +18,13 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("/apps", "post", "Create an app"),
     ("/apps/{app}", "get", "App info"),
     ("/apps/{app}", "delete", "Destroy an app"),
+    ("/apps/{app}", "patch", "Maintenance mode: {\"maintenance\": true}"),
+    ("/apps/{app}/domains", "get", "The app's domains"),
+    ("/apps/{app}/domains", "post", "Add a custom domain: {\"hostname\": \"www.example.com\"}"),
+    ("/apps/{app}/domains/{hostname}", "delete", "Remove a custom domain"),
+    ("/apps/{app}/sni-endpoints", "get", "TLS certificates"),
+    ("/apps/{app}/sni-endpoints", "post", "Add a certificate: {\"certificate_chain\": PEM, \"private_key\": PEM}"),
+    ("/apps/{app}/sni-endpoints/{id}", "delete", "Remove a certificate"),
     ("/apps/{app}/config-vars", "get", "Config vars"),
     (
         "/apps/{app}/config-vars",

@@ -8,6 +8,8 @@ pub struct AppRow {
     pub name: String,
     pub owner_id: String,
     pub owner_name: String,
+    /// The router answers with a maintenance page instead of the app.
+    pub maintenance: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -9,6 +9,7 @@ mod drains;
 mod formation;
 mod process_settings;
 mod releases;
+mod routing;
 mod users;
 
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use drains::DrainRow;
 pub use formation::FormationRow;
 pub use process_settings::ProcessSettingsRow;
 pub use releases::{NewRelease, ReleaseRow};
+pub use routing::{CertificateRow, DomainRow};
 pub use users::UserRow;
 
 #[derive(Debug, Error)]

@@ -11,6 +11,7 @@ mod logs;
 mod metrics;
 mod releases;
 mod restart;
+mod routing;
 mod run;
 mod startup;
 mod support;
