@@ -230,11 +230,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
         ));
     }
     if let Some(listener) = metrics_listener {
-        tokio::spawn(paas_router::serve_metrics(
-            listener,
-            router.clone(),
-            stopped(stop_rx.clone()),
-        ));
+        let (router, usage) = (router.clone(), controller.metrics());
+        let metrics = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = format!("{}{}", router.metrics_text(), usage.prometheus_usage());
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        );
+        let serving =
+            axum::serve(listener, metrics).with_graceful_shutdown(stopped(stop_rx.clone()));
+        tokio::spawn(async move { serving.await });
     }
     let router_task = paas_router::serve(router_listener, router, stopped(stop_rx));
     tracing::info!(api = %api_addr, router = %router_addr, domain = %domain, instance = %instance, "paasd started");

@@ -207,6 +207,38 @@ impl Metrics {
         out
     }
 
+    /// Memory and CPU gauges in Prometheus text format: per app, release and process type, the
+    /// averages over the last two minutes (the sampler runs more often than that).
+    pub fn prometheus_usage(&self) -> String {
+        let apps: Vec<String> = self
+            .apps
+            .lock()
+            .expect("metrics poisoned")
+            .keys()
+            .cloned()
+            .collect();
+        let mut memory = String::new();
+        let mut cpu = String::new();
+        for app in apps {
+            for s in self.summary(&app, Duration::from_secs(120)) {
+                let labels = format!(
+                    "app=\"{app}\",release=\"v{}\",process_type=\"{}\"",
+                    s.release, s.process_type
+                );
+                if let (Some(m), Some(c)) = (s.memory_avg_bytes, s.cpu_avg_percent) {
+                    memory.push_str(&format!("paas_process_memory_bytes{{{labels}}} {m}\n"));
+                    cpu.push_str(&format!("paas_process_cpu_percent{{{labels}}} {c:.3}\n"));
+                }
+            }
+        }
+        format!(
+            "# HELP paas_process_memory_bytes Memory in use by an app's processes (average per process).\n\
+             # TYPE paas_process_memory_bytes gauge\n{memory}\
+             # HELP paas_process_cpu_percent CPU use of an app's processes (average per process, 100 = one CPU).\n\
+             # TYPE paas_process_cpu_percent gauge\n{cpu}"
+        )
+    }
+
     pub fn forget(&self, app: &str) {
         self.apps.lock().expect("metrics poisoned").remove(app);
     }

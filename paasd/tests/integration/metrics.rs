@@ -82,6 +82,30 @@ fn metrics_compare_the_status_counts_of_two_releases() {
     assert_eq!(count("v2", "2xx").as_deref(), Some("7"), "{scraped}");
     assert_eq!(count("v2", "4xx").as_deref(), Some("3"), "{scraped}");
 
+    // ... and the engine's memory and CPU figures, once sampled.
+    let gauges = paas_testkit::eventually(std::time::Duration::from_secs(40), || {
+        let text = reqwest::blocking::get(format!("http://{metrics_listen}/metrics"))
+            .unwrap()
+            .text()
+            .unwrap();
+        let memory = text.lines().any(|l| {
+            l.starts_with(
+                "paas_process_memory_bytes{app=\"measured\",release=\"v2\",process_type=\"web\"} ",
+            )
+        });
+        let cpu = text.lines().any(|l| {
+            l.starts_with(
+                "paas_process_cpu_percent{app=\"measured\",release=\"v2\",process_type=\"web\"} ",
+            )
+        });
+        if memory && cpu {
+            Ok(())
+        } else {
+            Err(None)
+        }
+    });
+    assert!(gauges.is_ok(), "memory and CPU gauges for v2");
+
     let err = p.paas(&["metrics", "--since", "2w", "-a", "measured"]);
     assert!(!err.status.success());
     let (status, body) = p
