@@ -364,3 +364,19 @@ pub struct SniEndpoint {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// `GET /apps/{app}/canary`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Canary {
+    /// The release taking a share of the clients; none when no canary runs.
+    pub release: Option<i64>,
+    /// Percentage of clients sent to it (each client sticks to its side by a cookie).
+    pub weight: u8,
+}
+
+/// `POST /apps/{app}/canary`: `{"release": "v3", "weight": 10}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CanaryCreate {
+    pub release: String,
+    pub weight: u8,
+}

@@ -5,6 +5,7 @@ mod apps;
 mod args;
 mod auth;
 mod builds;
+mod canary;
 mod client;
 mod config;
 mod drains;
@@ -155,6 +156,17 @@ enum Command {
     /// Serve the app again
     #[command(name = "maintenance:off")]
     MaintenanceOff(args::AppArg),
+    /// Show the canary release and its share of clients
+    Canary(AppJsonArgs),
+    /// Send a share of clients to another release: `paas canary:start v7 --weight 10`
+    #[command(name = "canary:start")]
+    CanaryStart(canary::StartArgs),
+    /// Stop the canary: every client goes to the current release
+    #[command(name = "canary:stop")]
+    CanaryStop(args::AppArg),
+    /// Make the canary the current release (a new release with its build and config)
+    #[command(name = "canary:promote")]
+    CanaryPromote(args::AppArg),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
     /// Cancel the deploy in progress (the current release keeps running)
@@ -200,6 +212,10 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::Canary(a) => canary::show(a),
+        Command::CanaryStart(a) => canary::start(a),
+        Command::CanaryStop(a) => canary::stop(a),
+        Command::CanaryPromote(a) => canary::promote(a),
         Command::Domains(a) => routing::domains(a),
         Command::DomainsAdd(a) => routing::domains_add(a),
         Command::DomainsRemove(a) => routing::domains_remove(a),

@@ -11,7 +11,8 @@ use std::time::Duration;
 use paas_scheduler::health::HealthCheck;
 use paas_scheduler::reconcile::{reconcile_app_with, ReconcileOptions, Switchover};
 use paas_scheduler::{
-    Desired, DesiredProcess, Limits, Process, ProcessSpec, ProcessState, Runtime, RuntimeError,
+    CanaryRelease, Desired, DesiredProcess, Limits, Process, ProcessSpec, ProcessState, Runtime,
+    RuntimeError,
 };
 use paas_telemetry::{LogHub, LogLine, Source};
 use thiserror::Error;
@@ -38,6 +39,8 @@ pub struct AppRouting {
     /// Custom domains besides APP.DOMAIN (exact names and `*.` wildcards).
     pub domains: Vec<String>,
     pub maintenance: bool,
+    /// A second release's web processes and the percentage of clients they get.
+    pub canary: Option<(u8, Vec<RouteBackend>)>,
 }
 
 /// One process the router may send an app's requests to.
@@ -571,10 +574,35 @@ impl Deployer {
                 })
                 .collect();
             backends.sort();
+            let canary = app
+                .canary_release
+                .filter(|r| Some(*r) != serving)
+                .map(|release| {
+                    let mut canary: Vec<RouteBackend> = processes
+                        .iter()
+                        .filter(|p| {
+                            p.app == app.name && p.process_type == "web" && p.release == release
+                        })
+                        .filter(|p| p.state == ProcessState::Up)
+                        .filter_map(|p| {
+                            Some(RouteBackend {
+                                addr: p.addr?,
+                                release: p.release,
+                                process: p.name(),
+                            })
+                        })
+                        .collect();
+                    canary.sort();
+                    (
+                        u8::try_from(app.canary_weight.clamp(0, 100)).unwrap_or(0),
+                        canary,
+                    )
+                });
             let routing = AppRouting {
                 backends,
                 domains: domains.remove(&app.id).unwrap_or_default(),
                 maintenance: app.maintenance,
+                canary,
             };
             table.apps.insert(app.name, routing);
         }
@@ -638,8 +666,48 @@ impl Deployer {
             env: release.config(),
             processes,
             replace: BTreeSet::new(),
+            canary: self.canary(app, release.version).await?,
         };
         Ok(Some((desired, release_command)))
+    }
+
+    /// The app's canary release as the scheduler runs it: one web process of that release's
+    /// build and config (none when it is the release being run, or has no build).
+    async fn canary(
+        &self,
+        app: &AppRow,
+        running: i64,
+    ) -> Result<Option<CanaryRelease>, DeployError> {
+        let Some(version) = app.canary_release.filter(|v| *v != running) else {
+            return Ok(None);
+        };
+        let Some(release) = self.store.release_by_version(&app.id, version).await? else {
+            return Ok(None);
+        };
+        let Some(build) = release.build_id.as_deref() else {
+            return Ok(None);
+        };
+        let Some(build) = self.store.build_by_id(build).await? else {
+            return Ok(None);
+        };
+        let Some(image) = build.image.clone() else {
+            return Ok(None);
+        };
+        let command = process_commands(&build.process_types())
+            .remove("web")
+            .flatten();
+        let web = DesiredProcess {
+            quantity: 1,
+            command,
+            limits: Limits::default(),
+            health: HealthCheck::default(),
+        };
+        Ok(Some(CanaryRelease {
+            release: version,
+            image,
+            env: release.config(),
+            web,
+        }))
     }
 
     /// Removes the images of builds no recent release uses; the engine refuses (and we skip)
@@ -648,13 +716,20 @@ impl Deployer {
         let Ok(releases) = self.store.list_releases(&app.id).await else {
             return;
         };
-        let keep: BTreeSet<&str> = releases
+        let mut keep: BTreeSet<&str> = releases
             .iter()
             .rev()
             .filter(|r| r.status == "succeeded")
             .take(self.options.keep_releases.max(1))
             .filter_map(|r| r.build_id.as_deref())
             .collect();
+        // A canary keeps its image however old its release.
+        if let Some(canary) = app
+            .canary_release
+            .and_then(|v| releases.iter().find(|r| r.version == v))
+        {
+            keep.extend(canary.build_id.as_deref());
+        }
         let Ok(builds) = self.store.list_builds(&app.id).await else {
             return;
         };

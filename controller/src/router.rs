@@ -6,7 +6,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::routes::{
-    account, apps, builds, collaborators, config_vars, dynos, formation, git, log_drains,
+    account, apps, builds, canary, collaborators, config_vars, dynos, formation, git, log_drains,
     log_sessions, metrics, openapi, process_settings, releases, routing, run,
 };
 use crate::state::AppState;
@@ -28,6 +28,16 @@ pub fn build(state: AppState) -> Router {
             get(apps::get_app)
                 .delete(apps::delete_app)
                 .patch(routing::update_app),
+        )
+        .route(
+            "/apps/{app}/canary",
+            get(canary::get_canary)
+                .post(canary::start_canary)
+                .delete(canary::stop_canary),
+        )
+        .route(
+            "/apps/{app}/canary/actions/promote",
+            post(canary::promote_canary),
         )
         .route(
             "/apps/{app}/domains",
@@ -99,6 +109,10 @@ pub fn build(state: AppState) -> Router {
             axum::routing::delete(collaborators::delete_collaborator),
         )
         .route("/apps/{app}/metrics", get(metrics::get_metrics))
+        .route(
+            "/apps/{app}/metrics/series",
+            get(metrics::get_metrics_series),
+        )
         .route(
             "/apps/{app}/log-drains",
             get(log_drains::list_log_drains).post(log_drains::create_log_drain),

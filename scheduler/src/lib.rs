@@ -10,7 +10,8 @@ pub mod runtime;
 pub use docker::DockerRuntime;
 pub use error::RuntimeError;
 pub use reconcile::{
-    plan, reconcile_app, Desired, DesiredProcess, Plan, ReconcileOptions, ReconcileReport,
+    plan, reconcile_app, CanaryRelease, Desired, DesiredProcess, Plan, ReconcileOptions,
+    ReconcileReport,
 };
 pub use runtime::{Attachment, OneOffMode, Output, OutputStream, Usage, ONE_OFF};
 pub use runtime::{Exit, Limits, LogLine, LogStream, Process, ProcessSpec, ProcessState, Runtime};

@@ -39,6 +39,18 @@ pub struct Desired {
     /// Processes (container ids) to replace even though they match: a restart, done like a
     /// deploy (new process up first, then the old one retired).
     pub replace: BTreeSet<String>,
+    /// A second release whose web processes run beside the current ones (a canary).
+    pub canary: Option<CanaryRelease>,
+}
+
+/// The release a canary deploy tries on a share of the traffic: its own image and config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryRelease {
+    pub release: i64,
+    pub image: String,
+    pub env: BTreeMap<String, String>,
+    /// Its web processes.
+    pub web: DesiredProcess,
 }
 
 /// Told when new processes are up and old ones are about to be retired, so traffic moves to

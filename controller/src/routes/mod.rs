@@ -1,6 +1,7 @@
 pub mod account;
 pub mod apps;
 pub mod builds;
+pub mod canary;
 pub mod collaborators;
 pub mod config_vars;
 pub mod dynos;

@@ -10,6 +10,9 @@ pub struct AppRow {
     pub owner_name: String,
     /// The router answers with a maintenance page instead of the app.
     pub maintenance: bool,
+    /// A release taking `canary_weight` percent of the clients.
+    pub canary_release: Option<i64>,
+    pub canary_weight: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -130,6 +130,24 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Starts (`Some((release, weight))`) or ends a canary.
+    pub async fn set_canary(
+        &self,
+        app_id: &str,
+        canary: Option<(i64, i64)>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE apps SET canary_release = ?, canary_weight = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(canary.map(|c| c.0))
+        .bind(canary.map(|c| c.1).unwrap_or(0))
+        .bind(Utc::now())
+        .bind(app_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_maintenance(&self, app_id: &str, on: bool) -> Result<(), StoreError> {
         sqlx::query("UPDATE apps SET maintenance = ?, updated_at = ? WHERE id = ?")
             .bind(on)

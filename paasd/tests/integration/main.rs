@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod buildpacks;
+mod canary;
 mod core_loop;
 mod drains;
 mod engine;

@@ -46,6 +46,14 @@ fn refuses_to_start_with_a_one_line_reason() {
     one_line_reason(&out, &format!("cannot listen on 127.0.0.1:{port}"));
 
     let out = refuses(|c| {
+        c.env("PAAS_ROUTER_LISTEN", format!("127.0.0.1:{port}"));
+    });
+    one_line_reason(
+        &out,
+        &format!("cannot listen on 127.0.0.1:{port} for the router"),
+    );
+
+    let out = refuses(|c| {
         c.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
     });
     one_line_reason(

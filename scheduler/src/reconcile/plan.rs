@@ -73,10 +73,24 @@ pub fn plan(
     // Restart counts carried over from crashed predecessors, per slot.
     let mut restarts: BTreeMap<(&str, u32), u32> = BTreeMap::new();
     let mut held = HashSet::new();
+    let mut canary_kept: HashSet<u32> = HashSet::new();
     for p in running {
+        let canary = desired
+            .canary
+            .as_ref()
+            .filter(|c| c.release == p.release && c.release != desired.release);
         if desired.replace.contains(&p.id) && live(p) {
             // Restarted on request: replaced like an old release, new one first.
             plan.retire.push(p.clone());
+        } else if let Some(c) = canary {
+            let wanted = p.process_type == "web" && p.index >= 1 && p.index <= c.web.quantity;
+            if live(p) && wanted && canary_kept.insert(p.index) {
+                plan.keep.push(p.clone());
+            } else if live(p) {
+                plan.retire.push(p.clone());
+            } else {
+                plan.remove.push(p.clone());
+            }
         } else if p.release != desired.release {
             if live(p) {
                 plan.retire.push(p.clone());
@@ -150,7 +164,37 @@ pub fn plan(
             }
         }
     }
+    if let Some(c) = desired
+        .canary
+        .as_ref()
+        .filter(|c| c.release != desired.release)
+    {
+        for index in (1..=c.web.quantity).filter(|i| !canary_kept.contains(i)) {
+            plan.start.push(canary_spec(desired, c, index, opts.port));
+        }
+    }
     plan
+}
+
+/// A web process of the canary release.
+fn canary_spec(desired: &Desired, c: &super::CanaryRelease, index: u32, port: u16) -> ProcessSpec {
+    let mut env = c.env.clone();
+    env.insert("PORT".to_owned(), port.to_string());
+    env.insert("DYNO".to_owned(), format!("web.{index}"));
+    env.insert("PAAS_APP".to_owned(), desired.app.clone());
+    env.insert("PAAS_RELEASE".to_owned(), format!("v{}", c.release));
+    ProcessSpec {
+        app: desired.app.clone(),
+        release: c.release,
+        process_type: "web".to_owned(),
+        index,
+        image: c.image.clone(),
+        command: c.web.command.clone(),
+        env,
+        port: Some(port),
+        restarts: 0,
+        limits: c.web.limits,
+    }
 }
 
 /// The process for one slot: the release's config plus what every process gets (Heroku's
@@ -206,6 +250,7 @@ mod tests {
                 })
                 .collect(),
             replace: Default::default(),
+            canary: None,
         }
     }
 
@@ -445,5 +490,42 @@ mod tests {
         assert_eq!(backoff(0).as_secs(), 1);
         assert_eq!(backoff(3).as_secs(), 8);
         assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn a_canary_release_runs_beside_the_current_one() {
+        let mut d = desired(3, &[("web", 2)]);
+        d.canary = Some(crate::reconcile::CanaryRelease {
+            release: 2,
+            image: "paas/shop:v2".into(),
+            env: BTreeMap::new(),
+            web: DesiredProcess {
+                quantity: 1,
+                command: None,
+                limits: Default::default(),
+                health: Default::default(),
+            },
+        });
+        let running = [
+            process("a", 3, "web.1", Up, 1),
+            process("b", 3, "web.2", Up, 1),
+            process("c", 2, "web.1", Up, 1),
+            process("d", 2, "web.2", Up, 1),
+            process("e", 2, "worker.1", Up, 1),
+        ];
+        let p = plan(Some(&d), &running, &OPTS, now());
+        assert_eq!(ids(&p.keep), ["a", "b", "c"]);
+        assert_eq!(ids(&p.retire), ["d", "e"]);
+        assert!(p.start.is_empty());
+        let p = plan(Some(&d), &running[..2], &OPTS, now());
+        assert_eq!(p.start.len(), 1);
+        assert_eq!(
+            (
+                p.start[0].release,
+                p.start[0].image.as_str(),
+                p.start[0].env["PAAS_RELEASE"].as_str()
+            ),
+            (2, "paas/shop:v2", "v2")
+        );
     }
 }

@@ -140,6 +140,7 @@ pub fn desired(app: &str, release: i64, formation: &[(&str, u32, &str)]) -> Desi
             })
             .collect(),
         replace: Default::default(),
+        canary: None,
     }
 }
 
