@@ -29,6 +29,34 @@ pub struct MetricsSeries {
     pub cpu_avg_percent: Option<f64>,
 }
 
+/// `GET /apps/{app}/metrics/series?since=1h&step=1`: the figures per step of `step_minutes`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricsTimeSeries {
+    /// The window, in seconds back from now.
+    pub since_seconds: u64,
+    pub step_minutes: u32,
+    /// Oldest step first; steps without figures are left out.
+    pub points: Vec<MetricsPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricsPoint {
+    /// The step's start, RFC 3339.
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub release: i64,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub requests: u64,
+    pub status_1xx: u64,
+    pub status_2xx: u64,
+    pub status_3xx: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub memory_avg_bytes: Option<u64>,
+}
+
 /// `90s`, `15m`, `1h`, `2d` -> seconds.
 pub fn parse_since(text: &str) -> Result<u64, String> {
     let t = text.trim();

@@ -102,3 +102,88 @@ mod tests {
         assert_eq!(format_memory(1000), "1000");
     }
 }
+
+/// `GET /apps/{app}/router-settings`: how the router treats the app's requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RouterSettings {
+    /// Seconds to open a connection to a process before trying another.
+    pub connect_timeout: f64,
+    /// Seconds from a request's arrival to the app's response head (504 beyond; Heroku's 30).
+    pub response_timeout: f64,
+    /// Seconds of silence on a streamed body or a WebSocket before it is cut (Heroku's 55).
+    pub idle_timeout: f64,
+    /// Largest request body (413 beyond), e.g. `10M`; none: no limit.
+    pub max_body: Option<String>,
+    /// Answer plain-HTTP requests with a redirect to HTTPS.
+    pub redirect_https: bool,
+    /// `round-robin` or `least-outstanding`.
+    pub balance: String,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings {
+            connect_timeout: 5.0,
+            response_timeout: 30.0,
+            idle_timeout: 55.0,
+            max_body: None,
+            redirect_https: false,
+            balance: "round-robin".into(),
+        }
+    }
+}
+
+/// `PATCH /apps/{app}/router-settings`: only the fields given change; `"max_body": ""` removes
+/// the limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RouterSettingsUpdate {
+    pub connect_timeout: Option<f64>,
+    pub response_timeout: Option<f64>,
+    pub idle_timeout: Option<f64>,
+    pub max_body: Option<String>,
+    pub redirect_https: Option<bool>,
+    pub balance: Option<String>,
+}
+
+impl RouterSettings {
+    /// Applies an update, checking every value; on an error nothing is applied.
+    pub fn updated(&self, u: &RouterSettingsUpdate) -> Result<RouterSettings, String> {
+        let mut s = self.clone();
+        let secs = |v: f64, what: &str| {
+            if v > 0.0 && v <= 3600.0 {
+                Ok(v)
+            } else {
+                Err(format!("{what} must be between 0 and 3600 seconds"))
+            }
+        };
+        if let Some(v) = u.connect_timeout {
+            s.connect_timeout = secs(v, "connect_timeout")?;
+        }
+        if let Some(v) = u.response_timeout {
+            s.response_timeout = secs(v, "response_timeout")?;
+        }
+        if let Some(v) = u.idle_timeout {
+            s.idle_timeout = secs(v, "idle_timeout")?;
+        }
+        if let Some(m) = &u.max_body {
+            s.max_body = if m.is_empty() {
+                None
+            } else {
+                parse_memory(m).map_err(|_| format!("invalid max_body {m:?}: use e.g. 10M"))?;
+                Some(m.clone())
+            };
+        }
+        if let Some(r) = u.redirect_https {
+            s.redirect_https = r;
+        }
+        if let Some(b) = &u.balance {
+            if b != "round-robin" && b != "least-outstanding" {
+                return Err(format!(
+                    "invalid balance {b:?}: use round-robin or least-outstanding"
+                ));
+            }
+            s.balance = b.clone();
+        }
+        Ok(s)
+    }
+}

@@ -18,6 +18,7 @@ mod output;
 mod process_settings;
 mod ps;
 mod releases;
+mod router_settings;
 mod routing;
 mod run;
 mod settings;
@@ -167,6 +168,12 @@ enum Command {
     /// Make the canary the current release (a new release with its build and config)
     #[command(name = "canary:promote")]
     CanaryPromote(args::AppArg),
+    /// Show how the router treats the app (timeouts, body limit, HTTPS redirect, balancing)
+    #[command(name = "router:settings")]
+    RouterSettings(AppJsonArgs),
+    /// Change router settings: `paas router:set response_timeout=60 max_body=10M`
+    #[command(name = "router:set")]
+    RouterSet(router_settings::SetArgs),
     /// Roll back to an earlier release (makes a new release)
     Rollback(releases::RollbackArgs),
     /// Cancel the deploy in progress (the current release keeps running)
@@ -212,6 +219,8 @@ fn run(command: Command) -> Result<()> {
         Command::PsRestart(a) => ps::restart(a),
         Command::Releases(a) => releases::list(a),
         Command::Rollback(a) => releases::rollback(a),
+        Command::RouterSettings(a) => router_settings::show(a),
+        Command::RouterSet(a) => router_settings::set(a),
         Command::Canary(a) => canary::show(a),
         Command::CanaryStart(a) => canary::start(a),
         Command::CanaryStop(a) => canary::stop(a),

@@ -26,14 +26,14 @@ use crate::store::{AppRow, ProcessSettingsRow, ReleaseRow, Store, StoreError};
 pub type RouteMap = RouteTable;
 
 /// What the router needs: each app's routing, and the TLS certificates to serve.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RouteTable {
     pub apps: HashMap<String, AppRouting>,
     /// (certificate chain, private key) PEMs.
     pub certificates: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppRouting {
     pub backends: Vec<RouteBackend>,
     /// Custom domains besides APP.DOMAIN (exact names and `*.` wildcards).
@@ -41,6 +41,7 @@ pub struct AppRouting {
     pub maintenance: bool,
     /// A second release's web processes and the percentage of clients they get.
     pub canary: Option<(u8, Vec<RouteBackend>)>,
+    pub settings: paas_api::RouterSettings,
 }
 
 /// One process the router may send an app's requests to.
@@ -603,6 +604,7 @@ impl Deployer {
                 domains: domains.remove(&app.id).unwrap_or_default(),
                 maintenance: app.maintenance,
                 canary,
+                settings: serde_json::from_str(&app.router_settings).unwrap_or_default(),
             };
             table.apps.insert(app.name, routing);
         }

@@ -7,7 +7,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::routes::{
     account, apps, builds, canary, collaborators, config_vars, dynos, formation, git, log_drains,
-    log_sessions, metrics, openapi, process_settings, releases, routing, run,
+    log_sessions, metrics, openapi, process_settings, releases, router_settings, routing, run,
 };
 use crate::state::AppState;
 
@@ -28,6 +28,11 @@ pub fn build(state: AppState) -> Router {
             get(apps::get_app)
                 .delete(apps::delete_app)
                 .patch(routing::update_app),
+        )
+        .route(
+            "/apps/{app}/router-settings",
+            get(router_settings::get_router_settings)
+                .patch(router_settings::update_router_settings),
         )
         .route(
             "/apps/{app}/canary",

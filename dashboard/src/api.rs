@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use paas_api::metrics::{MetricsReport, MetricsTimeSeries};
 use paas_api::{
     App, AppCreate, Build, ConfigVars, ConfigVarsPatch, Credentials, Dyno, ErrorBody, Formation,
     FormationBatchUpdate, FormationUpdate, LogSession, LogSessionCreate, Release, RollbackRequest,
@@ -210,6 +211,34 @@ impl ApiClient {
             release: release.to_string(),
         };
         self.call(Method::POST, token, &["apps", app, "releases"], Some(&body))
+            .await
+    }
+
+    /// `since` is passed on as typed (`1h`): the API checks it and says what is wrong.
+    pub async fn metrics(
+        &self,
+        token: &str,
+        app: &str,
+        since: &str,
+    ) -> Result<MetricsReport, DashboardError> {
+        let req = self.request(Method::GET, Some(token), &["apps", app, "metrics"]);
+        self.send(req.query(&[("since", since)])).await
+    }
+
+    pub async fn metrics_series(
+        &self,
+        token: &str,
+        app: &str,
+        since: &str,
+        step_minutes: u32,
+    ) -> Result<MetricsTimeSeries, DashboardError> {
+        let req = self.request(
+            Method::GET,
+            Some(token),
+            &["apps", app, "metrics", "series"],
+        );
+        let step = step_minutes.to_string();
+        self.send(req.query(&[("since", since), ("step", step.as_str())]))
             .await
     }
 

@@ -6,6 +6,7 @@
 
 mod api;
 mod assets;
+mod chart;
 mod error;
 mod extract;
 mod format;
@@ -68,7 +69,7 @@ pub fn router(config: DashboardConfig) -> Router {
         api,
         config,
     });
-    use pages::{actions, app, apps, auth, builds, logs};
+    use pages::{actions, app, apps, auth, builds, logs, metrics};
     Router::new()
         .route("/dashboard", get(apps::home))
         .route("/dashboard/", get(apps::home))
@@ -90,6 +91,7 @@ pub fn router(config: DashboardConfig) -> Router {
         .route("/dashboard/apps/{app}/rollback", post(actions::rollback))
         .route("/dashboard/apps/{app}/builds/{id}", get(builds::show_build))
         .route("/dashboard/apps/{app}/logs", get(logs::logs_page))
+        .route("/dashboard/apps/{app}/metrics", get(metrics::metrics_page))
         .route("/dashboard/apps/{app}/logs/stream", get(logs::stream_logs))
         .route("/dashboard/static/{file}", get(assets::asset))
         .route(

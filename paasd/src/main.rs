@@ -290,6 +290,23 @@ fn app_routes(
             let mut route = paas_router::AppRoute::new(backends);
             route.domains = routing.domains;
             route.maintenance = routing.maintenance;
+            let secs = |v: f64| Duration::from_secs_f64(v.max(0.001));
+            route.timeouts = paas_router::Timeouts {
+                connect: secs(routing.settings.connect_timeout),
+                response: secs(routing.settings.response_timeout),
+                idle: secs(routing.settings.idle_timeout),
+            };
+            route.max_body_bytes = routing
+                .settings
+                .max_body
+                .as_deref()
+                .and_then(|m| paas_api::parse_memory(m).ok())
+                .and_then(|b| u64::try_from(b).ok());
+            route.redirect_https = routing.settings.redirect_https;
+            route.balance = match routing.settings.balance.as_str() {
+                "least-outstanding" => paas_router::Balance::LeastOutstanding,
+                _ => paas_router::Balance::RoundRobin,
+            };
             route.canary = routing
                 .canary
                 .map(|(weight, backends)| paas_router::Canary {

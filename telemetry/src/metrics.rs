@@ -108,6 +108,21 @@ pub struct Summary {
     pub cpu_avg_percent: Option<f64>,
 }
 
+/// One release's process type over one step of a time series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// The start of the step (whole minutes).
+    pub at: DateTime<Utc>,
+    pub release: i64,
+    pub process_type: String,
+    pub requests: u64,
+    /// 1xx .. 5xx
+    pub by_class: [u64; 5],
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub memory_avg_bytes: Option<u64>,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     apps: Mutex<HashMap<String, VecDeque<Minute>>>,
@@ -205,6 +220,43 @@ impl Metrics {
                 .then(a.process_type.cmp(&b.process_type))
         });
         out
+    }
+
+    /// Per step of `step` minutes (at least one) over the last `since`, per release and process
+    /// type: oldest step first, then release and process type. Steps with no figures are left out.
+    pub fn series(&self, app: &str, since: Duration, step: u32) -> Vec<Point> {
+        let step = TimeDelta::minutes(i64::from(step.max(1)));
+        let from = Utc::now() - TimeDelta::from_std(since).unwrap_or(TimeDelta::days(1));
+        let from = from.duration_trunc(TimeDelta::minutes(1)).unwrap_or(from);
+        let apps = self.apps.lock().expect("metrics poisoned");
+        let mut merged: BTreeMap<(DateTime<Utc>, Key), Bucket> = BTreeMap::new();
+        for minute in apps
+            .get(app)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.start >= from)
+        {
+            // Steps count from the window's start so every step but the last is full.
+            let steps = (minute.start - from).num_minutes() / step.num_minutes();
+            let at = from + step * steps as i32;
+            for (key, bucket) in &minute.series {
+                merged.entry((at, key.clone())).or_default().merge(bucket);
+            }
+        }
+        merged
+            .into_iter()
+            .map(|((at, (release, process_type)), b)| Point {
+                at,
+                release,
+                process_type,
+                requests: b.requests,
+                by_class: b.by_class,
+                p50_ms: b.percentile(0.50),
+                p95_ms: b.percentile(0.95),
+                memory_avg_bytes: (b.usage_samples > 0)
+                    .then(|| (b.memory_sum / b.usage_samples as f64) as u64),
+            })
+            .collect()
     }
 
     /// Memory and CPU gauges in Prometheus text format: per app, release and process type, the
@@ -352,5 +404,76 @@ mod tests {
         let s = m.summary("shop", Duration::from_secs(3600));
         assert_eq!(s.iter().map(|x| x.release).collect::<Vec<_>>(), [2]);
         assert_eq!(m.summary("shop", Duration::from_secs(3 * 3600)).len(), 2);
+    }
+
+    #[test]
+    fn series_buckets_per_step_and_release() {
+        let m = Metrics::default();
+        let now = Utc::now();
+        let base = now.duration_trunc(TimeDelta::minutes(1)).unwrap();
+        // Outside a 30 minute window.
+        m.record_request_at("shop", &req(1, 200, 5), now - TimeDelta::hours(2));
+        m.record_request_at("shop", &req(1, 200, 5), base - TimeDelta::minutes(3));
+        m.record_request_at("shop", &req(1, 404, 40), base - TimeDelta::minutes(3));
+        m.record_request_at("shop", &req(2, 500, 200), base - TimeDelta::minutes(3));
+        m.record_request_at("shop", &req(1, 200, 5), base - TimeDelta::minutes(2));
+        m.record_request_at("shop", &req(1, 200, 5), base);
+        let per_minute = m.series("shop", Duration::from_secs(1800), 1);
+        let got: Vec<_> = per_minute
+            .iter()
+            .map(|p| {
+                (
+                    (base - p.at).num_minutes(),
+                    p.release,
+                    p.requests,
+                    p.by_class,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, 1, 2, [0, 1, 0, 1, 0]),
+                (3, 2, 1, [0, 0, 0, 0, 1]),
+                (2, 1, 1, [0, 1, 0, 0, 0]),
+                (0, 1, 1, [0, 1, 0, 0, 0]),
+            ]
+        );
+        assert_eq!(
+            (per_minute[0].p50_ms, per_minute[0].p95_ms),
+            (Some(5), Some(50))
+        );
+        assert!(per_minute[0].memory_avg_bytes.is_none());
+
+        // A 2h window takes the old request too; 60-minute steps merge minutes.
+        let hourly = m.series("shop", Duration::from_secs(7200), 60);
+        let v1: Vec<_> = hourly
+            .iter()
+            .filter(|p| p.release == 1)
+            .map(|p| p.requests)
+            .collect();
+        // Steps run from the window's start (now - 2h): the current minute opens a third step.
+        assert_eq!(v1, [1, 3, 1]);
+        assert!(hourly.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(m.series("nope", Duration::from_secs(60), 1).is_empty());
+    }
+
+    #[test]
+    fn series_averages_memory_per_step() {
+        let m = Metrics::default();
+        for memory_bytes in [100, 300] {
+            m.record_usage(
+                "shop",
+                &UsageSample {
+                    release: 3,
+                    process_type: "web".into(),
+                    memory_bytes,
+                    cpu_percent: 0.0,
+                },
+            );
+        }
+        let s = m.series("shop", Duration::from_secs(600), 0);
+        assert_eq!(s.len(), 1);
+        assert_eq!((s[0].requests, s[0].memory_avg_bytes), (0, Some(200)));
     }
 }

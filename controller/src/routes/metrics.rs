@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use paas_api::metrics::{parse_since, MetricsReport, MetricsSeries};
+use paas_api::metrics::{
+    parse_since, MetricsPoint, MetricsReport, MetricsSeries, MetricsTimeSeries,
+};
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiResult};
@@ -20,15 +22,7 @@ pub async fn get_metrics(
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<ApiJson<MetricsReport>> {
     let app = state.app_for(&user, &name).await?;
-    let since = match query.get("since") {
-        Some(s) => parse_since(s).map_err(ApiError::invalid)?,
-        None => 3600,
-    };
-    if since > MAX_SINCE {
-        return Err(ApiError::invalid(
-            "metrics are kept for a day: use since=1d or less",
-        ));
-    }
+    let since = since_param(&query)?;
     let series = state
         .metrics
         .summary(&app.name, Duration::from_secs(since))
@@ -54,5 +48,61 @@ pub async fn get_metrics(
     Ok(ApiJson(MetricsReport {
         since_seconds: since,
         series,
+    }))
+}
+
+fn since_param(query: &HashMap<String, String>) -> ApiResult<u64> {
+    let since = match query.get("since") {
+        Some(s) => parse_since(s).map_err(ApiError::invalid)?,
+        None => 3600,
+    };
+    if since > MAX_SINCE {
+        return Err(ApiError::invalid(
+            "metrics are kept for a day: use since=1d or less",
+        ));
+    }
+    Ok(since)
+}
+
+/// `GET /apps/{app}/metrics/series?since=1h&step=5`: the same figures per step of minutes.
+pub async fn get_metrics_series(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<ApiJson<MetricsTimeSeries>> {
+    let app = state.app_for(&user, &name).await?;
+    let since = since_param(&query)?;
+    let step: u32 = match query.get("step") {
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|n| (1..=1440).contains(n))
+            .ok_or_else(|| ApiError::invalid("step must be whole minutes, from 1 to 1440"))?,
+        None => 1,
+    };
+    let points = state
+        .metrics
+        .series(&app.name, Duration::from_secs(since), step)
+        .into_iter()
+        .map(|p| MetricsPoint {
+            at: p.at,
+            release: p.release,
+            process_type: p.process_type,
+            requests: p.requests,
+            status_1xx: p.by_class[0],
+            status_2xx: p.by_class[1],
+            status_3xx: p.by_class[2],
+            status_4xx: p.by_class[3],
+            status_5xx: p.by_class[4],
+            p50_ms: p.p50_ms,
+            p95_ms: p.p95_ms,
+            memory_avg_bytes: p.memory_avg_bytes,
+        })
+        .collect();
+    Ok(ApiJson(MetricsTimeSeries {
+        since_seconds: since,
+        step_minutes: step,
+        points,
     }))
 }

@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod process_settings;
 pub mod releases;
+pub mod router_settings;
 pub mod routing;
 pub mod run;

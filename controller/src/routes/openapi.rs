@@ -19,6 +19,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("/apps/{app}", "get", "App info"),
     ("/apps/{app}", "delete", "Destroy an app"),
     ("/apps/{app}", "patch", "Maintenance mode: {\"maintenance\": true}"),
+    ("/apps/{app}/router-settings", "get", "Timeouts, body limit, HTTPS redirect and balancing"),
+    ("/apps/{app}/router-settings", "patch", "Change router settings: {\"response_timeout\": 60, \"max_body\": \"10M\"}"),
     ("/apps/{app}/canary", "get", "The canary release and its weight"),
     ("/apps/{app}/canary", "post", "Start a canary: {\"release\": \"v3\", \"weight\": 10}"),
     ("/apps/{app}/canary", "delete", "Stop the canary"),

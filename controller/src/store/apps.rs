@@ -13,6 +13,8 @@ pub struct AppRow {
     /// A release taking `canary_weight` percent of the clients.
     pub canary_release: Option<i64>,
     pub canary_weight: i64,
+    /// JSON of `paas_api::RouterSettings`.
+    pub router_settings: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -148,6 +148,16 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_router_settings(&self, app_id: &str, json: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE apps SET router_settings = ?, updated_at = ? WHERE id = ?")
+            .bind(json)
+            .bind(Utc::now())
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_maintenance(&self, app_id: &str, on: bool) -> Result<(), StoreError> {
         sqlx::query("UPDATE apps SET maintenance = ?, updated_at = ? WHERE id = ?")
             .bind(on)

@@ -6,6 +6,7 @@ pub mod apps;
 pub mod auth;
 pub mod builds;
 pub mod logs;
+pub mod metrics;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Redirect, Response};

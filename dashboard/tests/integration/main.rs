@@ -4,4 +4,5 @@
 mod access;
 mod browser;
 mod flow;
+mod metrics;
 mod support;

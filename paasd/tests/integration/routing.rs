@@ -127,3 +127,76 @@ fn custom_domains_maintenance_and_certificates() {
     );
     assert!(body.contains("app=front"), "{body}");
 }
+
+#[test]
+fn per_app_router_settings() {
+    let p = platform_with(&[]);
+    let app = checkout_for(&p, "tuned");
+    ok(&p, push(app.path()));
+    served(&p, "tuned.localhost");
+    let before = ok(&p, p.paas(&["router:settings", "-a", "tuned"]));
+    assert!(
+        before.contains("30s") && before.contains("round-robin"),
+        "{before}"
+    );
+
+    // Bad values change nothing.
+    assert!(
+        fails(p.paas(&["router:set", "response_timeout=-1", "-a", "tuned"]))
+            .contains("between 0 and 3600")
+    );
+    assert!(
+        fails(p.paas(&["router:set", "balance=random", "-a", "tuned"]))
+            .contains("least-outstanding")
+    );
+    assert!(fails(p.paas(&["router:set", "max_body=huge", "-a", "tuned"])).contains("max_body"));
+    assert_eq!(ok(&p, p.paas(&["router:settings", "-a", "tuned"])), before);
+
+    let out = ok(
+        &p,
+        p.paas(&[
+            "router:set",
+            "max_body=1K",
+            "balance=least-outstanding",
+            "-a",
+            "tuned",
+        ]),
+    );
+    assert!(
+        out.contains("1K") && out.contains("least-outstanding"),
+        "{out}"
+    );
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://{}/", p.router_addr);
+    let big = client
+        .post(&url)
+        .header("Host", "tuned.localhost")
+        .body(vec![b'x'; 4096])
+        .send()
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413, "a body over max_body");
+    assert!(
+        served(&p, "tuned.localhost").contains("app=tuned"),
+        "small requests still pass"
+    );
+
+    ok(
+        &p,
+        p.paas(&["router:set", "redirect_https=true", "-a", "tuned"]),
+    );
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = no_redirects
+        .get(&url)
+        .header("Host", "tuned.localhost")
+        .send()
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://tuned.localhost"),
+        "{location}"
+    );
+}
