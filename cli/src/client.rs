@@ -98,6 +98,31 @@ impl Client {
         range: Option<&str>,
     ) -> Result<Value> {
         let url = self.url(segments);
+        let text = self.fetch(method, url.clone(), body, range)?;
+        json(&url, &text)
+    }
+
+    /// GET with query parameters; the raw JSON answer.
+    pub fn get_query(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Value> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        let text = self.fetch(Method::GET, url.clone(), None::<&()>, None)?;
+        json(&url, &text)
+    }
+
+    /// A plain-text answer (a build's output).
+    pub fn get_text(&self, segments: &[&str]) -> Result<String> {
+        self.fetch(Method::GET, self.url(segments), None::<&()>, None)
+    }
+
+    /// One authenticated request; the answer's text, or the API's error.
+    fn fetch<B: Serialize>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        range: Option<&str>,
+    ) -> Result<String> {
         let mut req = self
             .http
             .request(method, url.clone())
@@ -110,49 +135,6 @@ impl Client {
         }
         if let Some(body) = body {
             req = req.json(body);
-        }
-        let resp = self.execute(req)?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .with_context(|| format!("the answer from {url} was cut off"))?;
-        if !status.is_success() {
-            return Err(api_error(status, &text, &url));
-        }
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))
-    }
-
-    /// GET with query parameters; the raw JSON answer.
-    pub fn get_query(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Value> {
-        let mut url = self.url(segments);
-        url.query_pairs_mut().extend_pairs(query);
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header(header::ACCEPT, HEROKU_ACCEPT);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        let resp = self.execute(req)?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .with_context(|| format!("the answer from {url} was cut off"))?;
-        if !status.is_success() {
-            return Err(api_error(status, &text, &url));
-        }
-        serde_json::from_str(&text).with_context(|| format!("{url} did not answer with JSON"))
-    }
-
-    /// A plain-text answer (a build's output).
-    pub fn get_text(&self, segments: &[&str]) -> Result<String> {
-        let url = self.url(segments);
-        let mut req = self.http.get(url.clone());
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
         }
         let resp = self.execute(req)?;
         let status = resp.status();
@@ -200,6 +182,14 @@ impl Client {
             }
         })
     }
+}
+
+/// An answer's JSON; an empty answer is `null`.
+fn json(url: &Url, text: &str) -> Result<Value> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text).with_context(|| format!("{url} did not answer with JSON"))
 }
 
 fn parse_base(api_url: &str) -> Result<Url> {

@@ -113,6 +113,57 @@ impl DockerRuntime {
     }
 }
 
+impl DockerRuntime {
+    /// Creates (does not start) a container for `spec` under a fresh random name; returns its
+    /// id and name.
+    async fn create(
+        &self,
+        spec: &ProcessSpec,
+        body: ContainerCreateBody,
+    ) -> Result<(String, String), RuntimeError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let name = self.container_name(spec);
+            let options = CreateContainerOptionsBuilder::new().name(&name).build();
+            match self
+                .docker
+                .create_container(Some(options), body.clone())
+                .await
+            {
+                Ok(created) => return Ok((created.id, name)),
+                // Another container took the random name: draw again.
+                Err(e) if status(&e) == Some(409) && attempts < 3 => continue,
+                Err(e) if status(&e) == Some(404) => {
+                    return Err(RuntimeError::ImageMissing(spec.image.clone()))
+                }
+                Err(e) => return Err(engine(e)),
+            }
+        }
+    }
+}
+
+/// What every process gets from the engine.
+fn host_config(spec: &ProcessSpec) -> HostConfig {
+    HostConfig {
+        // The reconcile loop owns restarts (one-offs run once): an engine restarting on its own
+        // would hide crashes from it and race with it.
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: None,
+        }),
+        // A tiny init as PID 1 forwards SIGTERM, so apps that install no handler still stop
+        // within the grace period instead of being killed at its end.
+        init: Some(true),
+        network_mode: Some("bridge".to_owned()),
+        memory: spec.limits.memory_bytes,
+        // No swap beyond the limit, so exceeding it is an OOM kill, not a crawl.
+        memory_swap: spec.limits.memory_bytes,
+        nano_cpus: spec.limits.nano_cpus,
+        ..Default::default()
+    }
+}
+
 fn open(docker_host: &str) -> Result<Docker, RuntimeError> {
     let result = if let Some(path) = docker_host.strip_prefix("unix://") {
         Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
@@ -167,45 +218,11 @@ impl Runtime for DockerRuntime {
                 .as_ref()
                 .map(|c| vec!["/bin/sh".to_owned(), "-c".to_owned(), c.clone()]),
             labels: Some(container_labels),
-            host_config: Some(HostConfig {
-                // The reconcile loop owns restarts: an engine restarting on its own would hide
-                // crashes from it and race with it.
-                restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::NO),
-                    maximum_retry_count: None,
-                }),
-                // A tiny init as PID 1 forwards SIGTERM, so apps that install no handler still
-                // stop within the grace period instead of being killed at its end.
-                init: Some(true),
-                network_mode: Some("bridge".to_owned()),
-                memory: spec.limits.memory_bytes,
-                // No swap beyond the limit, so exceeding it is an OOM kill, not a crawl.
-                memory_swap: spec.limits.memory_bytes,
-                nano_cpus: spec.limits.nano_cpus,
-                ..Default::default()
-            }),
+            host_config: Some(host_config(spec)),
             ..Default::default()
         };
 
-        let mut attempts = 0;
-        let (id, name) = loop {
-            attempts += 1;
-            let name = self.container_name(spec);
-            let options = CreateContainerOptionsBuilder::new().name(&name).build();
-            match self
-                .docker
-                .create_container(Some(options), body.clone())
-                .await
-            {
-                Ok(created) => break (created.id, name),
-                // Another container took the random name: draw again.
-                Err(e) if status(&e) == Some(409) && attempts < 3 => continue,
-                Err(e) if status(&e) == Some(404) => {
-                    return Err(RuntimeError::ImageMissing(spec.image.clone()))
-                }
-                Err(e) => return Err(engine(e)),
-            }
-        };
+        let (id, name) = self.create(spec, body).await?;
         if let Err(e) = self
             .docker
             .start_container(

@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, InspectContainerOptions,
-    ResizeContainerTTYOptionsBuilder, StartContainerOptions, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, InspectContainerOptions, ResizeContainerTTYOptionsBuilder,
+    StartContainerOptions, WaitContainerOptionsBuilder,
 };
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use super::{engine, message, status, validate, DockerRuntime};
+use super::{engine, host_config, message, status, validate, DockerRuntime};
 use crate::runtime::{Attachment, Exit, OneOffMode, Output, Process, ProcessSpec, Runtime};
 use crate::{labels, RuntimeError, ONE_OFF};
 
@@ -67,40 +67,11 @@ pub(super) async fn create(
         attach_stdin: Some(attached),
         attach_stdout: Some(attached),
         attach_stderr: Some(attached),
-        host_config: Some(HostConfig {
-            // A one-off runs once; nothing restarts it.
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::NO),
-                maximum_retry_count: None,
-            }),
-            init: Some(true),
-            network_mode: Some("bridge".to_owned()),
-            memory: spec.limits.memory_bytes,
-            memory_swap: spec.limits.memory_bytes,
-            nano_cpus: spec.limits.nano_cpus,
-            ..Default::default()
-        }),
+        host_config: Some(host_config(spec)),
         ..Default::default()
     };
 
-    let mut attempts = 0;
-    let (id, name) = loop {
-        attempts += 1;
-        let name = rt.container_name(spec);
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        match rt
-            .docker
-            .create_container(Some(options), body.clone())
-            .await
-        {
-            Ok(created) => break (created.id, name),
-            Err(e) if status(&e) == Some(409) && attempts < 3 => continue,
-            Err(e) if status(&e) == Some(404) => {
-                return Err(RuntimeError::ImageMissing(spec.image.clone()))
-            }
-            Err(e) => return Err(engine(e)),
-        }
-    };
+    let (id, name) = rt.create(spec, body).await?;
     if !attached {
         if let Err(e) = rt
             .docker
