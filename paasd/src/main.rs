@@ -103,23 +103,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let api_listener = bind(config.api_listen, "API").await?;
     let api_addr = api_listener.local_addr()?;
-    // The router runs on threads of its own, one per core with its own socket, like nginx's
-    // workers: about 1.5x the throughput of sharing paasd's runtime (bench/README.md).
-    let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let serve_router = |addr, protocol, what: &str| {
-        paas_router::serve_threads(addr, router.clone(), protocol, threads)
-            .with_context(|| format!("cannot listen on {addr} for the {what}"))
-    };
-    let router_threads = serve_router(config.router_listen, paas_router::Protocol::Http, "router")?;
-    let router_addr = router_threads.local_addr();
-    let tls_threads = match config.router_tls_listen {
-        Some(addr) => Some(serve_router(
-            addr,
-            paas_router::Protocol::Https,
-            "HTTPS router",
-        )?),
-        None => None,
-    };
     let metrics_listener = match config.metrics_listen {
         Some(addr) => Some(bind(addr, "metrics").await?),
         None => None,
@@ -139,7 +122,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         domain: router.domain().to_string(),
         api_url: config.api_url(api_addr),
         internal_url: format!("http://{}", local(api_addr)),
-        router_port: router_addr.port(),
+        router_port: config.router_listen.port(),
         open_registration: config.open_registration,
         paasd_exe: std::env::current_exe().context("cannot find the paasd binary for git hooks")?,
         reconcile_interval: Duration::from_secs(config.reconcile_interval.max(1)),
@@ -177,6 +160,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let controller = Controller::start(settings, &config.database_url(), Arc::new(runtime), docker)
         .await
         .context("cannot start the controller")?;
+    // Serving starts only once everything else has: a daemon that cannot start says why on
+    // its last line, with no router noise after it.
+    // The router runs on threads of its own, one per core with its own socket, like nginx's
+    // workers: about 1.5x the throughput of sharing paasd's runtime (bench/README.md).
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let serve_router = |addr, protocol, what: &str| {
+        paas_router::serve_threads(addr, router.clone(), protocol, threads)
+            .with_context(|| format!("cannot listen on {addr} for the {what}"))
+    };
+    let router_threads = serve_router(config.router_listen, paas_router::Protocol::Http, "router")?;
+    let router_addr = router_threads.local_addr();
+    let tls_threads = match config.router_tls_listen {
+        Some(addr) => Some(serve_router(
+            addr,
+            paas_router::Protocol::Https,
+            "HTTPS router",
+        )?),
+        None => None,
+    };
 
     let mut routes = controller.routes();
     let table = router.clone();
