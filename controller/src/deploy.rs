@@ -202,7 +202,7 @@ impl Deployer {
         if matches!(outcome, Err(None)) {
             // Whatever the cancelled rollout started goes (a release phase in flight too);
             // the current release stays.
-            if let Err(e) = self.clean_up_cancelled(app, release.version).await {
+            if let Err(e) = self.converge_locked(app, BTreeSet::new()).await {
                 tracing::warn!(app = %app.name, error = %e, "cleaning up after a cancelled deploy");
             }
         }
@@ -245,15 +245,17 @@ impl Deployer {
         })
     }
 
-    async fn clean_up_cancelled(&self, app: &AppRow, version: i64) -> Result<(), DeployError> {
-        let processes = self.runtime.list(Some(&app.name)).await?;
-        for p in processes
-            .iter()
-            .filter(|p| p.process_type == RELEASE_TYPE && p.release == version)
-        {
-            self.runtime.remove(&p.id, 0).await?;
+    /// A release phase only runs while its deploy holds the app's lock, which the caller holds
+    /// now: any release-phase container still there is left from an interrupted deploy (a
+    /// cancel that raced the engine creating it, a daemon that died mid-deploy).
+    async fn remove_stale_release_phases(&self, app: &AppRow) -> Result<(), DeployError> {
+        for p in self.runtime.list(Some(&app.name)).await? {
+            if p.process_type == RELEASE_TYPE {
+                tracing::info!(app = %app.name, release = p.release, "removing a leftover release phase");
+                self.runtime.remove(&p.id, 0).await?;
+            }
         }
-        self.converge_locked(app, BTreeSet::new()).await
+        Ok(())
     }
 
     /// Cancels the app's running deploy; it ends as failed and the current release stays.
@@ -413,6 +415,7 @@ impl Deployer {
         replace: BTreeSet<String>,
     ) -> Result<(), DeployError> {
         let crashed = self.report_crashes(app).await;
+        self.remove_stale_release_phases(app).await?;
         let desired = match self.store.current_release(&app.id).await? {
             Some(r) => self.desired(app, &r).await?.map(|(mut d, _)| {
                 d.replace = replace;
