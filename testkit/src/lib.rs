@@ -16,6 +16,28 @@ use anyhow::{bail, Context, Result};
 pub use git::{commit_all, copy_example, examples_dir, git};
 pub use wait::eventually;
 
+/// A command's stdout and stderr together, for assertions and failure messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts the command failed with exit code 1 (the CLI's error exit); returns its stderr.
+#[track_caller]
+pub fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}: {}",
+        out.status,
+        output_text(&out)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
 /// A built binary of the workspace (tests run after `cargo build --workspace --bins`, and
 /// `cargo test --workspace` builds them too).
 pub fn bin(name: &str) -> PathBuf {
@@ -169,6 +191,18 @@ impl Platform {
     pub fn restart(&mut self) -> Result<()> {
         self.kill();
         self.spawn()
+    }
+
+    /// Asserts the command succeeded (showing paasd's log when not); returns its output.
+    #[track_caller]
+    pub fn ok(&self, out: Output) -> String {
+        assert!(
+            out.status.success(),
+            "command failed: {}\n--- paasd log ---\n{}",
+            output_text(&out),
+            self.log()
+        );
+        output_text(&out)
     }
 
     /// Registers the first user (admin) and keeps its token for later calls.

@@ -9,23 +9,9 @@ use paas_testkit::{copy_example, eventually, git, Platform};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[track_caller]
 pub fn ok(p: &Platform, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed: {}\n--- paasd log ---\n{}",
-        text(&out),
-        p.log()
-    );
-    text(&out)
+    p.ok(out)
 }
 
 /// A platform with an admin and the example app deployed as `name` (v1 running).

@@ -4,35 +4,11 @@ use std::time::Duration;
 
 use paas_testkit::{copy_example, eventually, git, Platform};
 
-pub fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+pub use paas_testkit::{fails, output_text as text};
 
 #[track_caller]
 pub fn ok(p: &Platform, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "command failed: {}\n--- paasd log ---\n{}",
-        text(&out),
-        p.log()
-    );
-    text(&out)
-}
-
-#[track_caller]
-pub fn fails(out: Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected exit 1, got {:?}: {}",
-        out.status,
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stderr).to_string()
+    p.ok(out)
 }
 
 /// A platform with an admin, an app `name` and a checkout of the example app whose remote
