@@ -36,6 +36,8 @@ pub(crate) enum Failure {
     BodyTooLarge,
     /// The client stopped sending its body.
     ClientIdle,
+    /// The client's body ended early (it closed, or sent something broken).
+    ClientGone,
 }
 
 impl Failure {
@@ -48,6 +50,7 @@ impl Failure {
             Failure::Maintenance => (Some("H80"), "Maintenance mode"),
             Failure::BodyTooLarge => (None, "Request body too large"),
             Failure::ClientIdle => (Some("H15"), "Idle connection"),
+            Failure::ClientGone => (Some("H27"), "Client Request Interrupted"),
         }
     }
 }

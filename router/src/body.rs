@@ -13,9 +13,9 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
 use crate::access_log::{Failure, LogCtx, Outcome};
+use crate::client::{BodyReader, Conn};
 use crate::metrics::Series;
 use crate::table::{AppEntry, UpstreamRef};
-use crate::upstream::Sender;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -145,8 +145,6 @@ pub(crate) struct Finish {
     pub(crate) upstream: Option<UpstreamRef>,
     /// Whether the request counts against the process's load.
     pub(crate) counted: bool,
-    /// The connection the response came on, pooled again if the body is read to the end.
-    pub(crate) conn: Option<Sender>,
     pub(crate) started: Instant,
     pub(crate) connect: Duration,
     pub(crate) status: u16,
@@ -155,12 +153,12 @@ pub(crate) struct Finish {
 }
 
 impl Finish {
-    fn run(self, bytes: u64, complete: bool) {
+    /// `conn` is the connection the response came on, when it can serve another request.
+    fn run(self, bytes: u64, conn: Option<Conn>) {
         let Finish {
             entry,
             upstream,
             counted,
-            conn,
             started,
             connect,
             status,
@@ -177,7 +175,7 @@ impl Finish {
             if counted {
                 upstream.done();
             }
-            if let (Some(conn), true) = (conn, complete) {
+            if let Some(conn) = conn {
                 upstream.give_back(conn);
             }
         }
@@ -197,7 +195,7 @@ impl Finish {
 }
 
 enum Inner {
-    Upstream(Incoming),
+    Upstream(BodyReader),
     Full(Option<Bytes>),
 }
 
@@ -219,7 +217,7 @@ impl ResponseBody {
         }
     }
 
-    pub(crate) fn upstream(body: Incoming, idle: Duration) -> Self {
+    pub(crate) fn upstream(body: BodyReader, idle: Duration) -> Self {
         ResponseBody {
             inner: Inner::Upstream(body),
             idle: Some(Idle::new(idle)),
@@ -232,9 +230,13 @@ impl ResponseBody {
         self.finish = Some(finish);
     }
 
-    fn end(&mut self, complete: bool) {
+    fn end(&mut self) {
         if let Some(finish) = self.finish.take() {
-            finish.run(self.sent, complete);
+            let conn = match &mut self.inner {
+                Inner::Upstream(reader) => reader.take_reusable(),
+                Inner::Full(_) => None,
+            };
+            finish.run(self.sent, conn);
         }
     }
 }
@@ -249,34 +251,37 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let polled = match &mut this.inner {
-            Inner::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Inner::Upstream(body) => Pin::new(body).poll_frame(cx),
+            Inner::Full(data) => Poll::Ready(data.take().map(Ok)),
+            Inner::Upstream(reader) => reader.poll_data(cx),
         };
         match polled {
             Poll::Pending => {
                 if let Some(idle) = &mut this.idle {
                     if let Poll::Ready(err) = idle.poll_expired(cx) {
-                        this.end(false);
+                        this.end();
                         return Poll::Ready(Some(Err(err.into())));
                     }
                 }
                 Poll::Pending
             }
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.sent += data.len() as u64;
-                }
+            Poll::Ready(Some(Ok(data))) => {
+                this.sent += data.len() as u64;
                 if let Some(idle) = &mut this.idle {
                     idle.progress();
                 }
-                Poll::Ready(Some(Ok(frame)))
+                // Settle as soon as the last bytes are out of the process's connection, so it
+                // is pooled again before the client even gets them.
+                if this.is_end_stream() {
+                    this.end();
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
             }
             Poll::Ready(Some(Err(err))) => {
-                this.end(false);
+                this.end();
                 Poll::Ready(Some(Err(err.into())))
             }
             Poll::Ready(None) => {
-                this.end(true);
+                this.end();
                 Poll::Ready(None)
             }
         }
@@ -284,14 +289,16 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.inner {
-            Inner::Upstream(body) => body.is_end_stream(),
+            Inner::Upstream(reader) => reader.is_done(),
             Inner::Full(data) => data.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
-            Inner::Upstream(body) => body.size_hint(),
+            Inner::Upstream(reader) => reader
+                .exact_len()
+                .map_or_else(SizeHint::default, SizeHint::with_exact),
             Inner::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
             Inner::Full(None) => SizeHint::with_exact(0),
         }
@@ -301,8 +308,7 @@ impl Body for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         // The server may stop polling once `is_end_stream` says so.
-        let complete = self.is_end_stream();
-        self.end(complete);
+        self.end();
     }
 }
 

@@ -3,27 +3,25 @@
 
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
 use tracing::warn;
 
 use crate::access_log::Failure;
 use crate::balance::{self, Candidates};
-use crate::body::{self, BodyError, ProxyBody};
+use crate::body::{self, BodyError};
+use crate::client::{self, Answer, SendError};
 use crate::route::Balance;
 use crate::router::Router;
 use crate::table::{AppEntry, Pool, UpstreamRef};
-use crate::upstream::{InFlight, Sender};
+use crate::upstream::InFlight;
 
 /// A stale pooled connection hands the request back; try this many before the next process.
 const ATTEMPTS_PER_PROCESS: usize = 3;
 
 pub(crate) struct Forwarded {
-    pub(crate) response: Response<Incoming>,
+    pub(crate) answer: Answer,
     pub(crate) at: UpstreamRef,
     /// The request counts against the process's load until [`Upstream::done`].
     pub(crate) counted: bool,
-    pub(crate) sender: Sender,
     /// Time to open the connection, when one was opened.
     pub(crate) connect: Option<Duration>,
 }
@@ -36,7 +34,8 @@ pub(crate) async fn forward<'e>(
     router: &Router,
     entry: &'e AppEntry,
     pool: &'e Pool,
-    mut req: Request<ProxyBody>,
+    mut req: client::Request,
+    upgrade: bool,
     tried: &mut Option<UpstreamRef>,
 ) -> Result<Forwarded, Failure> {
     let route = &entry.route;
@@ -60,53 +59,36 @@ pub(crate) async fn forward<'e>(
                 }
             };
             let in_flight = count.then(|| InFlight::new(upstream));
-            req.body_mut().count_into(&upstream.series);
-            let mut sender = checkout.sender;
-            match sender.try_send_request(req).await {
-                Ok(response) => {
+            req.body.count_into(&upstream.series);
+            match client::send(checkout.conn, req, upgrade).await {
+                Ok(answer) => {
                     return Ok(Forwarded {
-                        response,
+                        answer,
                         at,
                         counted: in_flight.map(InFlight::keep).is_some(),
-                        sender,
                         connect: checkout.connect,
                     })
                 }
-                Err(mut err) => match err.take_message() {
-                    Some(back) => {
-                        req = back;
-                        failure = Failure::NoResponse;
-                    }
-                    None => {
-                        let err = err.into_error();
-                        match body::body_error(&err) {
-                            Some(BodyError::TooLarge(_)) => return Err(Failure::BodyTooLarge),
-                            Some(BodyError::Idle(_)) => return Err(Failure::ClientIdle),
-                            None => {}
-                        }
-                        upstream.series.upstream_error();
-                        warn!(app = %entry.name, backend = %upstream.addr, error = %ErrorChain(&err),
-                            "process failed before answering");
-                        return Err(Failure::NoResponse);
-                    }
-                },
+                Err(SendError::Retry(back)) => {
+                    req = back;
+                    failure = Failure::NoResponse;
+                }
+                Err(SendError::Body(err)) => {
+                    return Err(match body::body_error(&*err) {
+                        Some(BodyError::TooLarge(_)) => Failure::BodyTooLarge,
+                        Some(BodyError::Idle(_)) => Failure::ClientIdle,
+                        // The client went away mid-body: nobody hears the answer.
+                        None => Failure::ClientGone,
+                    });
+                }
+                Err(SendError::Process(err)) => {
+                    upstream.series.upstream_error();
+                    warn!(app = %entry.name, backend = %upstream.addr, error = %err,
+                        "process failed before answering");
+                    return Err(Failure::NoResponse);
+                }
             }
         }
     }
     Err(failure)
-}
-
-/// An error with its sources, for logs (hyper's own messages are terse).
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(err) = source {
-            write!(f, ": {err}")?;
-            source = err.source();
-        }
-        Ok(())
-    }
 }

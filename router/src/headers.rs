@@ -1,7 +1,7 @@
 //! Header rewriting on the way to a backend and back.
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, EXPECT, TE, TRAILER, TRANSFER_ENCODING,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING,
     UPGRADE, VIA,
 };
 
@@ -13,8 +13,6 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 /// Not a standard header, but CGI-style apps turn it into HTTP_PROXY ("httpoxy").
 static PROXY: HeaderName = HeaderName::from_static("proxy");
 static VIA_PAAS: HeaderValue = HeaderValue::from_static("1.1 paas");
-static PROTO_HTTP: HeaderValue = HeaderValue::from_static("http");
-static PROTO_HTTPS: HeaderValue = HeaderValue::from_static("https");
 
 /// What the router knows about the client connection, rendered once per connection.
 pub(crate) struct ClientInfo {
@@ -106,7 +104,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     let name = name.as_str();
     matches!(
         name,
@@ -114,49 +112,121 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     ) || name.starts_with("proxy-")
 }
 
-/// Adds what the app needs to know about the original request.
-pub(crate) fn add_forwarded(
-    headers: &mut HeaderMap,
-    client: &ClientInfo,
-    request_id: &HeaderValue,
-) {
-    let forwarded_for = if headers.contains_key(&X_FORWARDED_FOR) {
-        append_forwarded_for(headers, &client.ip)
-    } else {
-        client.ip.clone()
-    };
-    headers.insert(X_FORWARDED_FOR.clone(), forwarded_for);
-    let proto = if client.tls {
-        &PROTO_HTTPS
-    } else {
-        &PROTO_HTTP
-    };
-    headers.insert(X_FORWARDED_PROTO.clone(), proto.clone());
-    headers.insert(X_FORWARDED_PORT.clone(), client.port.clone());
-    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
-    headers.append(VIA, VIA_PAAS.clone());
-    // The router already answered it (hyper sends 100 Continue when the body is first read).
-    headers.remove(EXPECT);
+/// Whether a `Connection` header names headers of its own (beyond the usual tokens), which
+/// then go with it.
+pub(crate) fn connection_names_headers(headers: &HeaderMap) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        value.as_bytes().split(|&c| c == b',').any(|token| {
+            let token = token.trim_ascii();
+            !token.is_empty()
+                && !token.eq_ignore_ascii_case(b"keep-alive")
+                && !token.eq_ignore_ascii_case(b"close")
+                && !token.eq_ignore_ascii_case(b"upgrade")
+        })
+    })
 }
 
-/// The incoming `X-Forwarded-For` list (all its lines) with the client IP appended.
-fn append_forwarded_for(headers: &HeaderMap, ip: &HeaderValue) -> HeaderValue {
-    let mut list = String::with_capacity(64);
-    for value in headers.get_all(&X_FORWARDED_FOR) {
-        let Ok(value) = value.to_str() else { continue };
-        let value = value.trim().trim_end_matches(',');
-        if !value.is_empty() {
-            list.push_str(value);
-            list.push_str(", ");
+/// What the head of a request to a process says beyond the client's own headers.
+pub(crate) struct Outbound<'a> {
+    pub(crate) client: &'a ClientInfo,
+    pub(crate) request_id: &'a HeaderValue,
+    /// The `Host` to send when the request named its target in absolute form (or, over
+    /// HTTP/2, as `:authority`).
+    pub(crate) host: Option<&'a str>,
+    /// The protocol of an upgrade request, whose `Connection`/`Upgrade` go along.
+    pub(crate) upgrade: Option<&'a HeaderValue>,
+    pub(crate) chunked: bool,
+}
+
+/// Writes the request head for the process straight from the client's headers: hop-by-hop
+/// headers left out (RFC 9110 7.6.1), the forwarding headers added. Writing instead of
+/// editing the header map saves its rehashing on every request.
+pub(crate) fn encode_request_head(
+    method: &http::Method,
+    path: &str,
+    headers: &HeaderMap,
+    out: &Outbound<'_>,
+) -> bytes::Bytes {
+    use bytes::BufMut;
+
+    let mut head = bytes::BytesMut::with_capacity(256 + path.len() + 40 * headers.len());
+    head.put_slice(method.as_str().as_bytes());
+    head.put_u8(b' ');
+    head.put_slice(path.as_bytes());
+    head.put_slice(b" HTTP/1.1\r\n");
+    let named_by_connection = connection_names_headers(headers);
+    let mut forwarded_for = None::<String>;
+    for (name, value) in headers {
+        if is_hop_by_hop(name)
+            || *name == X_FORWARDED_PROTO
+            || *name == X_FORWARDED_PORT
+            || *name == X_REQUEST_ID
+            // The router already answered it (hyper sends 100 Continue when the body is
+            // first read).
+            || *name == EXPECT
+            || (out.host.is_some() && *name == HOST)
+            || (named_by_connection && is_named_by_connection(headers, name))
+        {
+            continue;
         }
+        if *name == X_FORWARDED_FOR {
+            let list = forwarded_for.get_or_insert_with(String::new);
+            let Ok(value) = value.to_str() else { continue };
+            let value = value.trim().trim_end_matches(',');
+            if !value.is_empty() {
+                list.push_str(value);
+                list.push_str(", ");
+            }
+            continue;
+        }
+        put_field(&mut head, name.as_str().as_bytes(), value.as_bytes());
     }
-    list.push_str(ip.to_str().unwrap_or_default());
-    HeaderValue::try_from(list).unwrap_or_else(|_| ip.clone())
+    if let Some(host) = out.host {
+        put_field(&mut head, b"host", host.as_bytes());
+    }
+    head.put_slice(b"x-forwarded-for: ");
+    if let Some(list) = forwarded_for {
+        head.put_slice(list.as_bytes());
+    }
+    head.put_slice(out.client.ip.as_bytes());
+    head.put_slice(b"\r\n");
+    let proto: &[u8] = if out.client.tls { b"https" } else { b"http" };
+    put_field(&mut head, b"x-forwarded-proto", proto);
+    put_field(&mut head, b"x-forwarded-port", out.client.port.as_bytes());
+    put_field(&mut head, b"x-request-id", out.request_id.as_bytes());
+    put_field(&mut head, b"via", VIA_PAAS.as_bytes());
+    if let Some(protocol) = out.upgrade {
+        put_field(&mut head, b"connection", b"upgrade");
+        put_field(&mut head, b"upgrade", protocol.as_bytes());
+    }
+    if out.chunked {
+        put_field(&mut head, b"transfer-encoding", b"chunked");
+    }
+    head.put_slice(b"\r\n");
+    head.freeze()
 }
 
-/// Rewrites a backend's response headers for the client.
+fn put_field(head: &mut bytes::BytesMut, name: &[u8], value: &[u8]) {
+    use bytes::BufMut;
+    head.put_slice(name);
+    head.put_slice(b": ");
+    head.put_slice(value);
+    head.put_slice(b"\r\n");
+}
+
+fn is_named_by_connection(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers.get_all(CONNECTION).iter().any(|value| {
+        value.as_bytes().split(|&c| c == b',').any(|token| {
+            token
+                .trim_ascii()
+                .eq_ignore_ascii_case(name.as_str().as_bytes())
+        })
+    })
+}
+
+/// Adds what the client learns of the router to a process's response (whose hop-by-hop
+/// headers were left out when it was read).
 pub(crate) fn prepare_response(headers: &mut HeaderMap, request_id: &HeaderValue) {
-    strip_hop_by_hop(headers);
     headers.insert(X_REQUEST_ID.clone(), request_id.clone());
     headers.append(VIA, VIA_PAAS.clone());
 }
@@ -173,9 +243,56 @@ mod tests {
         headers
     }
 
+    /// The head written for `headers`, read back as (name, value) pairs.
+    fn written(headers: &HeaderMap, out: &Outbound<'_>) -> (String, Vec<(String, String)>) {
+        let head = encode_request_head(&http::Method::GET, "/p?q=1", headers, out);
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut request = httparse::Request::new(&mut fields);
+        assert!(request.parse(&head).unwrap().is_complete());
+        let line = format!("{} {}", request.method.unwrap(), request.path.unwrap());
+        let fields = request
+            .headers
+            .iter()
+            .map(|f| {
+                (
+                    f.name.to_owned(),
+                    String::from_utf8_lossy(f.value).into_owned(),
+                )
+            })
+            .collect();
+        (line, fields)
+    }
+
+    fn values<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        fields
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn client() -> ClientInfo {
+        ClientInfo::new(
+            [10, 0, 0, 7].into(),
+            HeaderValue::from_static("8080"),
+            false,
+        )
+    }
+
+    fn outbound<'a>(client: &'a ClientInfo, id: &'a HeaderValue) -> Outbound<'a> {
+        Outbound {
+            client,
+            request_id: id,
+            host: None,
+            upgrade: None,
+            chunked: false,
+        }
+    }
+
     #[test]
-    fn strips_hop_by_hop_and_connection_named_headers() {
-        let mut headers = map(&[
+    fn hop_by_hop_and_connection_named_headers_are_left_out() {
+        let headers = map(&[
+            ("host", "web.paas.test"),
             ("connection", "keep-alive, X-Secret"),
             ("connection", "x-other"),
             ("x-secret", "1"),
@@ -189,42 +306,84 @@ mod tests {
             ("proxy-authorization", "Basic x"),
             ("proxy-connection", "keep-alive"),
             ("proxy-foo", "bar"),
+            ("expect", "100-continue"),
             ("x-kept", "yes"),
             ("content-length", "3"),
         ]);
-        strip_hop_by_hop(&mut headers);
-        let mut left: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
-        left.sort();
-        assert_eq!(left, ["content-length", "x-kept"]);
+        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let (line, fields) = written(&headers, &outbound(&client, &id));
+        assert_eq!(line, "GET /p?q=1");
+        let mut names: Vec<_> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "content-length",
+                "host",
+                "via",
+                "x-forwarded-for",
+                "x-forwarded-port",
+                "x-forwarded-proto",
+                "x-kept",
+                "x-request-id"
+            ]
+        );
+
+        // An upgrade keeps its own Connection and Upgrade; a chunked body says so.
+        let protocol = HeaderValue::from_static("websocket");
+        let out = Outbound {
+            upgrade: Some(&protocol),
+            chunked: true,
+            host: Some("web.paas.test:8080"),
+            ..outbound(&client, &id)
+        };
+        let (_, fields) = written(&headers, &out);
+        assert_eq!(values(&fields, "connection"), ["upgrade"]);
+        assert_eq!(values(&fields, "upgrade"), ["websocket"]);
+        assert_eq!(values(&fields, "transfer-encoding"), ["chunked"]);
+        assert_eq!(values(&fields, "host"), ["web.paas.test:8080"]);
     }
 
     #[test]
     fn forwarded_headers_append_the_client() {
-        let client = ClientInfo::new(
-            [10, 0, 0, 7].into(),
-            HeaderValue::from_static("8080"),
-            false,
-        );
-        let id = HeaderValue::from_static("0123456789abcdef");
-
-        let mut headers = map(&[("x-forwarded-proto", "https"), ("via", "1.0 other")]);
-        add_forwarded(&mut headers, &client, &id);
-        assert_eq!(headers["x-forwarded-for"], "10.0.0.7");
-        assert_eq!(headers["x-forwarded-proto"], "http");
-        assert_eq!(headers["x-forwarded-port"], "8080");
-        assert_eq!(headers["x-request-id"], "0123456789abcdef");
-        let via: Vec<_> = headers.get_all("via").iter().collect();
-        assert_eq!(via, ["1.0 other", "1.1 paas"]);
-
-        let mut headers = map(&[
-            ("x-forwarded-for", "203.0.113.1, 198.51.100.2"),
-            ("x-forwarded-for", "192.0.2.3"),
+        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let headers = map(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-port", "1"),
+            ("x-request-id", "forged"),
+            ("via", "1.0 other"),
         ]);
-        add_forwarded(&mut headers, &client, &id);
+        let (_, fields) = written(&headers, &outbound(&client, &id));
+        assert_eq!(values(&fields, "x-forwarded-for"), ["10.0.0.7"]);
+        assert_eq!(values(&fields, "x-forwarded-proto"), ["http"]);
+        assert_eq!(values(&fields, "x-forwarded-port"), ["8080"]);
+        assert_eq!(values(&fields, "x-request-id"), ["0123456789abcdef"]);
+        assert_eq!(values(&fields, "via"), ["1.0 other", "1.1 paas"]);
+
+        let headers = map(&[
+            ("x-forwarded-for", "203.0.113.1, 198.51.100.2"),
+            ("x-forwarded-for", "192.0.2.3,"),
+        ]);
+        let (_, fields) = written(&headers, &outbound(&client, &id));
         assert_eq!(
-            headers["x-forwarded-for"],
-            "203.0.113.1, 198.51.100.2, 192.0.2.3, 10.0.0.7"
+            values(&fields, "x-forwarded-for"),
+            ["203.0.113.1, 198.51.100.2, 192.0.2.3, 10.0.0.7"]
         );
+    }
+
+    #[test]
+    fn response_hop_by_hop_headers_are_stripped() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-foo", "bar"),
+            ("x-kept", "yes"),
+        ]);
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
     }
 
     #[test]

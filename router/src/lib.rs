@@ -37,6 +37,7 @@ mod access_log;
 mod balance;
 mod body;
 mod canary;
+mod client;
 mod error;
 mod forward;
 mod headers;

@@ -112,6 +112,16 @@ pub(crate) fn request_timeout(
     )
 }
 
+/// The client's request body broke off before it ended.
+pub(crate) fn body_interrupted(request_id: &HeaderValue) -> Response<ResponseBody> {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Request interrupted",
+        "The request body ended before it was complete.",
+        request_id,
+    )
+}
+
 /// The same URL over HTTPS (308 keeps the method and body).
 pub(crate) fn redirect(location: HeaderValue, request_id: &HeaderValue) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::full(Bytes::new()));

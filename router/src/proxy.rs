@@ -5,16 +5,18 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, SET_COOKIE};
-use http::uri::{Authority, PathAndQuery};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::uri::PathAndQuery;
+use http::{Request, Response, Uri, Version};
 use hyper::body::{Body, Incoming};
 use tracing::debug;
 
 use crate::access_log::{Failure, LogCtx};
 use crate::body::{Finish, ProxyBody, ResponseBody};
+use crate::client::{self, Answer, Framing, Rest};
 use crate::forward::{forward, Forwarded};
-use crate::headers::{self, ClientInfo};
+use crate::headers::{self, ClientInfo, Outbound};
 use crate::host;
 use crate::pages;
 use crate::router::Router;
@@ -64,7 +66,6 @@ pub(crate) async fn handle(
         entry: None,
         upstream: None,
         counted: false,
-        conn: None,
         started,
         connect: Duration::ZERO,
         status: 0,
@@ -97,20 +98,20 @@ pub(crate) async fn handle(
         .then(|| upgrade::requested(req.headers()))
         .flatten();
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-    let outgoing = outgoing_request(&ctx.client, req, &request_id, upgrade.clone(), route);
+    let asks_upgrade = upgrade.is_some();
+    let outgoing = outgoing_request(&ctx.client, req, &request_id, upgrade.as_ref(), route);
 
     let timeout = route.timeouts.response;
     let mut tried = None;
     let forwarded = tokio::time::timeout(
         timeout.saturating_sub(started.elapsed()),
-        forward(router, &entry, pool, outgoing, &mut tried),
+        forward(router, &entry, pool, outgoing, asks_upgrade, &mut tried),
     )
     .await;
     let Forwarded {
-        response,
+        answer,
         at,
         counted,
-        sender,
         connect,
     } = match forwarded {
         Ok(Ok(forwarded)) => forwarded,
@@ -123,6 +124,7 @@ pub(crate) async fn handle(
                     &request_id,
                 ),
                 Failure::ClientIdle => pages::request_timeout(route.timeouts.idle, &request_id),
+                Failure::ClientGone => pages::body_interrupted(&request_id),
                 _ => pages::bad_gateway(&entry.name, &request_id),
             };
             finish.upstream = tried;
@@ -138,44 +140,35 @@ pub(crate) async fn handle(
         }
     };
 
-    let (mut parts, body) = response.into_parts();
-    let mut response_upgrade = None;
-    if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-        if let (Some(client), Some(protocol)) = (client_upgrade, upgrade) {
-            response_upgrade = Some((
-                client,
-                parts
-                    .headers
-                    .get(http::header::UPGRADE)
-                    .cloned()
-                    .unwrap_or(protocol),
-            ));
-        }
-    }
+    let Answer {
+        head: mut parts,
+        rest,
+    } = answer;
     headers::prepare_response(&mut parts.headers, &request_id);
     if let Some(cookie) = cookie {
         parts.headers.append(SET_COOKIE, cookie);
     }
     parts.version = Version::HTTP_11;
-    let mut response = Response::from_parts(parts, body);
-    if let Some((client, protocol)) = response_upgrade {
-        upgrade::restore(response.headers_mut(), protocol);
-        let backend = hyper::upgrade::on(&mut response);
-        upgrade::tunnel(
-            client,
-            backend,
-            route.timeouts.idle,
-            Arc::clone(&entry.name),
-        );
-    }
-    let (parts, body) = response.into_parts();
-    let mut body = ResponseBody::upstream(body, route.timeouts.idle);
+    let mut body = match rest {
+        Rest::Body(reader) => ResponseBody::upstream(reader, route.timeouts.idle),
+        Rest::Upgraded(conn) => {
+            // Only an upgrade request gets here (the client refuses a 101 otherwise).
+            if let (Some(client), Some(protocol)) = (client_upgrade, upgrade) {
+                let protocol = parts
+                    .headers
+                    .get(http::header::UPGRADE)
+                    .cloned()
+                    .unwrap_or(protocol);
+                upgrade::restore(&mut parts.headers, protocol);
+                upgrade::tunnel(client, conn, route.timeouts.idle, Arc::clone(&entry.name));
+            }
+            ResponseBody::full(Bytes::new())
+        }
+    };
     finish.status = parts.status.as_u16();
     finish.connect = connect.unwrap_or_default();
     finish.upstream = Some(at);
     finish.counted = counted;
-    // Pooled again only if the body is read to the end (an upgraded one never is).
-    finish.conn = (parts.status != StatusCode::SWITCHING_PROTOCOLS).then_some(sender);
     finish.entry = Some(entry);
     body.set_finish(finish);
     Ok(Response::from_parts(parts, body))
@@ -195,34 +188,45 @@ fn finished(
     page
 }
 
-/// The request as the process gets it: origin-form target, hop-by-hop headers replaced by the
-/// forwarding ones.
+/// The request as the process gets it: origin-form target, its head written out with the
+/// hop-by-hop headers left out and the forwarding ones added.
 fn outgoing_request(
     client: &ClientInfo,
     req: Request<Incoming>,
     request_id: &HeaderValue,
-    upgrade: Option<HeaderValue>,
+    upgrade: Option<&HeaderValue>,
     route: &crate::route::AppRoute,
-) -> Request<ProxyBody> {
-    let (mut parts, body) = req.into_parts();
-    if let Some(authority) = parts.uri.authority() {
-        set_host(&mut parts.headers, authority);
-    }
-    let path = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    parts.uri = Uri::from(path);
-    parts.version = Version::HTTP_11;
-    headers::strip_hop_by_hop(&mut parts.headers);
-    headers::add_forwarded(&mut parts.headers, client, request_id);
-    if let Some(protocol) = upgrade {
-        upgrade::restore(&mut parts.headers, protocol);
-    }
+) -> client::Request {
+    let (parts, body) = req.into_parts();
     let body = (!body.is_end_stream()).then_some(body);
     let body = ProxyBody::new(body, route.max_body_bytes, route.timeouts.idle);
-    Request::from_parts(parts, body)
+    let framing = Framing::of(&parts.headers, &body);
+    let host = parts
+        .uri
+        .authority()
+        .map(|authority| match authority.port_u16() {
+            Some(port) => format!("{}:{port}", authority.host()),
+            None => authority.host().to_owned(),
+        });
+    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let head = headers::encode_request_head(
+        &parts.method,
+        path,
+        &parts.headers,
+        &Outbound {
+            client,
+            request_id,
+            host: host.as_deref(),
+            upgrade,
+            chunked: framing == Framing::Chunked,
+        },
+    );
+    client::Request {
+        head,
+        method: parts.method,
+        framing,
+        body,
+    }
 }
 
 /// The host the request is for: an absolute-form target (or HTTP/2 `:authority`) wins over
@@ -256,15 +260,5 @@ fn redirect_to_https(
     match HeaderValue::try_from(location) {
         Ok(location) => pages::redirect(location, request_id),
         Err(_) => pages::no_such_app(Some(host), request_id),
-    }
-}
-
-fn set_host(headers: &mut HeaderMap, authority: &Authority) {
-    let host = match authority.port_u16() {
-        Some(port) => format!("{}:{port}", authority.host()),
-        None => authority.host().to_owned(),
-    };
-    if let Ok(host) = HeaderValue::try_from(host) {
-        headers.insert(HOST, host);
     }
 }

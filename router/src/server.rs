@@ -26,6 +26,9 @@ use crate::headers::ClientInfo;
 use crate::proxy::{self, ConnCtx};
 use crate::router::{Router, RouterSettings};
 
+/// hyper's own limit on request header fields.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 /// Serves apps over plain HTTP/1.1 on `listener` until `shutdown` resolves, then lets
 /// requests in flight finish (for up to [`RouterSettings::shutdown_grace`]) and returns.
 pub async fn serve(
@@ -153,8 +156,12 @@ async fn serve_h1<I>(
     http.timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(settings.header_read_timeout)
-        .max_header_size(settings.max_header_bytes)
-        .max_headers(settings.max_headers);
+        .max_header_size(settings.max_header_bytes);
+    // hyper parses into a stack array of its default size; any other limit costs a heap
+    // array per request.
+    if settings.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        http.max_headers(settings.max_headers);
+    }
     let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
     let conn = http.serve_connection(io, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);

@@ -10,9 +10,11 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderValue, CONNECTION, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Instant;
 use tracing::debug;
+
+use crate::client::Conn;
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 
@@ -34,20 +36,28 @@ pub(crate) fn restore(headers: &mut HeaderMap, protocol: HeaderValue) {
     headers.insert(UPGRADE, protocol);
 }
 
-/// Joins the client's and the process's connections once both are handed over.
-pub(crate) fn tunnel(client: OnUpgrade, backend: OnUpgrade, idle: Duration, app: Arc<str>) {
+/// Joins the client's connection, once hyper hands it over, and the process's.
+pub(crate) fn tunnel(client: OnUpgrade, backend: Conn, idle: Duration, app: Arc<str>) {
     tokio::spawn(async move {
-        let (client, backend) = match tokio::join!(client, backend) {
-            (Ok(client), Ok(backend)) => (client, backend),
-            (Err(err), _) | (_, Err(err)) => {
+        let mut client = match client.await {
+            Ok(client) => TokioIo::new(client),
+            Err(err) => {
                 debug!(%app, error = %err, "upgrade did not complete");
                 return;
             }
         };
+        // What the process sent right behind its 101 belongs to the client.
+        let (backend, early) = backend.into_parts();
+        if !early.is_empty() {
+            if let Err(err) = client.write_all(&early).await {
+                debug!(%app, error = %err, "upgraded connection ended with an error");
+                return;
+            }
+        }
         let epoch = Instant::now();
         let last = Arc::new(AtomicU64::new(0));
-        let mut client = Watched::new(TokioIo::new(client), &last, epoch);
-        let mut backend = Watched::new(TokioIo::new(backend), &last, epoch);
+        let mut client = Watched::new(client, &last, epoch);
+        let mut backend = Watched::new(backend, &last, epoch);
         let watchdog = async {
             loop {
                 let quiet_since = epoch + Duration::from_millis(last.load(Relaxed));

@@ -12,20 +12,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tracing::debug;
-
-use crate::body::ProxyBody;
+use crate::client::Conn;
 use crate::metrics::Series;
 use crate::shard::{self, Padded, SHARDS};
 
 /// Idle connections kept per process and thread; more than this many concurrent requests open
 /// new connections that are closed afterwards.
 const MAX_IDLE: usize = 128;
-
-pub(crate) type Sender = SendRequest<ProxyBody>;
 
 pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
@@ -40,12 +33,12 @@ pub(crate) struct Upstream {
     pub(crate) in_flight: AtomicUsize,
     /// Idle connections per thread: a connection's task runs on the thread that opened it, so
     /// reusing it from that thread wakes no other.
-    idle: [Padded<Mutex<Vec<Sender>>>; SHARDS],
+    idle: [Padded<Mutex<Vec<Conn>>>; SHARDS],
 }
 
 /// A connection ready for one request; `connect` is `Some` when it was opened for it.
 pub(crate) struct Checkout {
-    pub(crate) sender: Sender,
+    pub(crate) conn: Conn,
     pub(crate) connect: Option<Duration>,
 }
 
@@ -67,48 +60,35 @@ impl Upstream {
         let idle = &self.idle[shard::index()].0;
         loop {
             let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let Some(mut sender) = pooled else { break };
-            // A connection handed back at the end of a body becomes ready once its task has
-            // seen the end too; one the backend closed in the meantime errors here.
-            if !sender.is_closed() && sender.ready().await.is_ok() {
+            let Some(mut conn) = pooled else { break };
+            if conn.is_usable() {
                 return Ok(Checkout {
-                    sender,
+                    conn,
                     connect: None,
                 });
             }
         }
         let started = Instant::now();
-        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(self.addr))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-        let addr = self.addr;
-        tokio::spawn(async move {
-            if let Err(err) = conn.with_upgrades().await {
-                debug!(backend = %addr, error = %err, "backend connection ended with an error");
-            }
-        });
+        let conn = Conn::connect(self.addr, connect_timeout).await?;
         Ok(Checkout {
-            sender,
+            conn,
             connect: Some(started.elapsed()),
         })
     }
 
     /// Returns a connection whose last response was read to the end.
-    pub(crate) fn give_back(&self, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
+    pub(crate) fn give_back(&self, conn: Conn) {
         let mut idle = self.idle[shard::index()]
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        // The oldest idle connection is the likeliest to have been closed by the process:
+        // looking at it on each return keeps closed ones from piling up.
+        if idle.first_mut().is_some_and(|oldest| !oldest.is_usable()) {
+            idle.remove(0);
+        }
         if idle.len() < MAX_IDLE {
-            idle.push(sender);
+            idle.push(conn);
         }
     }
 

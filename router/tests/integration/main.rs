@@ -1,5 +1,6 @@
 //! Router tests against real HTTP backends on loopback.
 
+mod backend_wire;
 mod balancing;
 mod domains;
 mod features;

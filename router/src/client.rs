@@ -1,0 +1,889 @@
+//! HTTP/1.1 to an app's processes, driven inside the request's own task.
+//!
+//! hyper's client runs every backend connection as a task of its own and hands requests and
+//! responses to it over channels: a task switch, a channel push and a oneshot per request,
+//! and a second HTTP state machine. Here the request task writes the request head (with the
+//! start of a body that is already there) in one write, reads and parses the response head
+//! from the connection's buffer, and the response body is read straight from the socket
+//! while the client connection takes it. A connection read to the end of a response goes
+//! back to its process's pool as a plain socket and buffer.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, UPGRADE};
+use http::{Method, Response, StatusCode};
+use hyper::body::Body;
+use tokio::io::AsyncWrite;
+use tokio::net::TcpStream;
+
+use crate::body::{BoxError, ProxyBody};
+use crate::headers;
+
+/// Longest response head a process may send.
+const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a response head.
+const MAX_HEADERS: usize = 128;
+/// Longest chunk-size line or trailer section in a chunked body.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Read size while waiting for a head, and while streaming a body.
+const HEAD_READ: usize = 8 * 1024;
+const BODY_READ: usize = 64 * 1024;
+/// A pooled connection keeps at most this much buffer capacity.
+const KEEP_BUFFER: usize = 16 * 1024;
+
+/// A connection to a process, idle or in use.
+pub(crate) struct Conn {
+    io: TcpStream,
+    /// Bytes read from the process and not yet used.
+    buf: BytesMut,
+    /// Whether it served a request before: a failure before any answer then means it was
+    /// closed while idle, and the request can go out again on another connection.
+    reused: bool,
+    /// Scratch space for parsing response heads.
+    spans: Vec<(HeaderName, usize, usize)>,
+}
+
+impl Conn {
+    pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Conn> {
+        let io = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let _ = io.set_nodelay(true);
+        Ok(Conn {
+            io,
+            buf: BytesMut::new(),
+            reused: false,
+            spans: Vec::new(),
+        })
+    }
+
+    /// Whether an idle connection is still worth using: the process did not close it and
+    /// sent nothing since its last response. Asks the runtime's readiness, which the event
+    /// loop already updated, so a live connection costs no system call.
+    pub(crate) fn is_usable(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Ready to be pooled after a complete response.
+    fn into_idle(mut self) -> Conn {
+        self.reused = true;
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = BytesMut::new();
+        }
+        self
+    }
+
+    /// Reads more from the process into the buffer; `Ok(0)` at its end.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < want / 2 {
+            self.buf.reserve(want);
+        }
+        loop {
+            std::task::ready!(self.io.poll_read_ready(cx))?;
+            match self.io.try_read_buf(&mut self.buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                polled => return Poll::Ready(polled),
+            }
+        }
+    }
+
+    /// The socket and what was read past the 101 head, for a tunnel.
+    pub(crate) fn into_parts(self) -> (TcpStream, Bytes) {
+        (self.io, self.buf.freeze())
+    }
+}
+
+/// Why a request got no response.
+pub(crate) enum SendError {
+    /// A pooled connection had been closed and the request did not reach the process: it
+    /// comes back to go out on another connection.
+    Retry(Request),
+    /// The request body failed: over the limit, the client went silent or away.
+    Body(BoxError),
+    /// The process failed before a complete response head.
+    Process(io::Error),
+}
+
+/// A response head from a process and what follows it.
+pub(crate) struct Answer {
+    pub(crate) head: http::response::Parts,
+    pub(crate) rest: Rest,
+}
+
+pub(crate) enum Rest {
+    Body(BodyReader),
+    /// 101 to an upgrade request: the connection now belongs to the tunnel.
+    Upgraded(Conn),
+}
+
+/// How a request body is framed on the way to the process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    None,
+    Length,
+    Chunked,
+}
+
+impl Framing {
+    /// As the client framed it: no body, a declared length, or (HTTP/1.1 chunked, HTTP/2
+    /// data frames) an open end, sent on chunked.
+    pub(crate) fn of(headers: &HeaderMap, body: &ProxyBody) -> Framing {
+        if body.is_end_stream() {
+            Framing::None
+        } else if headers.contains_key(CONTENT_LENGTH) {
+            Framing::Length
+        } else {
+            Framing::Chunked
+        }
+    }
+}
+
+/// A request ready for a process: its head already written out (see
+/// [`headers::encode_request_head`]), so trying it on another connection costs nothing.
+pub(crate) struct Request {
+    pub(crate) head: Bytes,
+    pub(crate) method: Method,
+    pub(crate) framing: Framing,
+    pub(crate) body: ProxyBody,
+}
+
+/// The request on its way out: bytes queued for the socket and the client's body behind
+/// them. It keeps going after the response head is in (a process may stream its answer
+/// while it still reads the request, as an echo does).
+struct Upload {
+    out: WriteQueue,
+    framing: Framing,
+    body_done: bool,
+    body_started: bool,
+}
+
+enum UploadError {
+    Body(BoxError),
+    Write(io::Error),
+}
+
+impl Upload {
+    fn is_done(&self) -> bool {
+        self.body_done && self.out.is_empty()
+    }
+
+    /// Writes what is queued and takes more of the body while the socket takes it:
+    /// `Ready(Ok)` when everything is out.
+    fn poll(
+        &mut self,
+        body: &mut ProxyBody,
+        io: &mut TcpStream,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), UploadError>> {
+        loop {
+            if !self.out.is_empty() {
+                std::task::ready!(self.out.poll_write(io, cx)).map_err(UploadError::Write)?;
+            } else if self.body_done {
+                return Poll::Ready(Ok(()));
+            } else {
+                match std::task::ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                    Some(Ok(frame)) => {
+                        self.body_started = true;
+                        if let Ok(data) = frame.into_data() {
+                            if !data.is_empty() {
+                                self.out.push_data(data, self.framing == Framing::Chunked);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => return Poll::Ready(Err(UploadError::Body(e))),
+                    None => {
+                        if self.framing == Framing::Chunked {
+                            self.out.push(Bytes::from_static(b"0\r\n\r\n"));
+                        }
+                        self.body_done = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends `req` on `conn` and reads the response head. The request body streams to the
+/// process as the client sends it, also while the response comes back.
+pub(crate) async fn send(
+    mut conn: Conn,
+    mut req: Request,
+    upgrade: bool,
+) -> Result<Answer, SendError> {
+    let framing = req.framing;
+    let mut upload = Upload {
+        out: WriteQueue::default(),
+        framing,
+        body_done: framing == Framing::None,
+        body_started: false,
+    };
+    upload.out.push(req.head.clone());
+    let head_request = req.method == Method::HEAD;
+    let replayable = is_idempotent(&req.method);
+    let mut writing = true;
+    let mut write_error = None;
+
+    let outcome = poll_fn(|cx| loop {
+        let mut progress = false;
+        if writing {
+            match upload.poll(&mut req.body, &mut conn.io, cx) {
+                Poll::Ready(Ok(())) => writing = false,
+                Poll::Ready(Err(UploadError::Body(e))) => return Poll::Ready(Outcome::Body(e)),
+                Poll::Ready(Err(UploadError::Write(e))) => {
+                    // The process may have answered before closing (a 413, say): read on.
+                    write_error = Some(e);
+                    writing = false;
+                    progress = true;
+                }
+                Poll::Pending => {}
+            }
+        }
+        match parse_head(&mut conn.buf, &mut conn.spans, head_request, upgrade) {
+            Ok(Some(parsed)) => return Poll::Ready(Outcome::Head(parsed)),
+            Ok(None) => {}
+            Err(e) => return Poll::Ready(Outcome::Failed(e)),
+        }
+        if conn.buf.len() >= MAX_HEAD {
+            return Poll::Ready(Outcome::Failed(invalid("response head too large")));
+        }
+        match conn.poll_fill(cx, HEAD_READ) {
+            Poll::Ready(Ok(0)) => {
+                let e = write_error.take().unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the process closed the connection without answering",
+                    )
+                });
+                return Poll::Ready(Outcome::Closed(e));
+            }
+            Poll::Ready(Ok(_)) => continue,
+            Poll::Ready(Err(e)) => return Poll::Ready(Outcome::Closed(e)),
+            Poll::Pending if progress => continue,
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await;
+
+    match outcome {
+        Outcome::Head(parsed) => {
+            if parsed.head.status == StatusCode::SWITCHING_PROTOCOLS {
+                return Ok(Answer {
+                    head: parsed.head,
+                    rest: Rest::Upgraded(conn),
+                });
+            }
+            // A request cut off by a write error leaves the connection unusable; one still
+            // going continues alongside the response body.
+            let upload = if write_error.is_some() {
+                Some(None)
+            } else if upload.is_done() {
+                None
+            } else {
+                Some(Some(Box::new((upload, req.body))))
+            };
+            let keep_alive = parsed.keep_alive && !matches!(upload, Some(None));
+            Ok(Answer {
+                head: parsed.head,
+                rest: Rest::Body(BodyReader::new(
+                    conn,
+                    parsed.body,
+                    keep_alive,
+                    upload.flatten(),
+                )),
+            })
+        }
+        Outcome::Body(e) => Err(SendError::Body(e)),
+        Outcome::Closed(e) => {
+            // Nothing came back on a connection that sat idle: it was closed under us, and
+            // the process never saw the request, or (for a request that may be repeated)
+            // did not act on it.
+            let untouched = !upload.body_started && conn.buf.is_empty();
+            if conn.reused && untouched && (replayable || write_error.is_some()) {
+                Err(SendError::Retry(req))
+            } else {
+                Err(SendError::Process(e))
+            }
+        }
+        Outcome::Failed(e) => Err(SendError::Process(e)),
+    }
+}
+
+enum Outcome {
+    Head(Parsed),
+    Body(BoxError),
+    Closed(io::Error),
+    Failed(io::Error),
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// Bytes waiting to be written, written with one vectored write where possible.
+#[derive(Default)]
+struct WriteQueue {
+    bufs: VecDeque<Bytes>,
+}
+
+impl WriteQueue {
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+
+    fn push(&mut self, bytes: Bytes) {
+        self.bufs.push_back(bytes);
+    }
+
+    fn push_data(&mut self, data: Bytes, chunked: bool) {
+        if chunked {
+            self.bufs
+                .push_back(Bytes::from(format!("{:x}\r\n", data.len())));
+            self.bufs.push_back(data);
+            self.bufs.push_back(Bytes::from_static(b"\r\n"));
+        } else {
+            self.bufs.push_back(data);
+        }
+    }
+
+    /// Writes until everything is out (`Ready(Ok)`) or the socket is full (`Pending`).
+    fn poll_write(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.bufs.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 4];
+            let mut count = 0;
+            for (slice, buf) in slices.iter_mut().zip(&self.bufs) {
+                *slice = IoSlice::new(buf);
+                count += 1;
+            }
+            let written =
+                std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let mut left = written;
+            while left > 0 {
+                let front = self.bufs.front_mut().expect("written bytes were queued");
+                if front.len() <= left {
+                    left -= front.len();
+                    self.bufs.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// How a response body is delimited (RFC 9112 6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyFraming {
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the process closes the connection.
+    Close,
+}
+
+struct Parsed {
+    head: http::response::Parts,
+    body: BodyFraming,
+    keep_alive: bool,
+}
+
+/// Parses a complete response head off the front of `buf` (skipping interim 1xx answers
+/// other than 101); `None` while more is needed. Hop-by-hop headers are left out of the
+/// map built (RFC 9110 7.6.1). `spans` is scratch space kept with the connection.
+fn parse_head(
+    buf: &mut BytesMut,
+    spans: &mut Vec<(HeaderName, usize, usize)>,
+    head_request: bool,
+    upgrade: bool,
+) -> io::Result<Option<Parsed>> {
+    loop {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut fields,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(invalid("too many header fields in the response"))
+            }
+            Err(_) => return Err(invalid("malformed response head")),
+        };
+        let code = response.code.unwrap_or(0);
+        let http11 = response.version == Some(1);
+        let status = StatusCode::from_u16(code).map_err(|_| invalid("invalid response status"))?;
+        if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+            buf.advance(len);
+            continue;
+        }
+        if status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
+            return Err(invalid(
+                "101 answer to a request that did not ask to upgrade",
+            ));
+        }
+        // Offsets into the head, so the values can share its bytes once it is split off.
+        let base = buf.as_ptr() as usize;
+        spans.clear();
+        for field in response.headers.iter() {
+            let name = HeaderName::from_bytes(field.name.as_bytes())
+                .map_err(|_| invalid("invalid header name in the response"))?;
+            let at = field.value.as_ptr() as usize - base;
+            spans.push((name, at, field.value.len()));
+        }
+        // Room for what the router adds (request id, Via, a canary cookie).
+        let mut headers = HeaderMap::with_capacity(spans.len() + 3);
+        let head = buf.split_to(len).freeze();
+        let mut keep_alive = http11;
+        let mut chunked = false;
+        let mut transfer_encoding = false;
+        let mut length: Option<u64> = None;
+        let mut named_by_connection = false;
+        for (name, at, n) in spans.drain(..) {
+            let value = HeaderValue::from_maybe_shared(head.slice(at..at + n))
+                .map_err(|_| invalid("invalid header value in the response"))?;
+            if name == CONNECTION {
+                keep_alive &= !has_token(&value, "close");
+                if !http11 && has_token(&value, "keep-alive") {
+                    keep_alive = true;
+                }
+                named_by_connection |= names_other_headers(&value);
+                // Kept until the headers it names are gone (below), then dropped.
+                headers.append(name, value);
+                continue;
+            }
+            if name == http::header::TRANSFER_ENCODING {
+                transfer_encoding = true;
+                // Chunked must be the last coding; anything else is read to the end.
+                chunked = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.rsplit(',').next())
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                continue;
+            }
+            if name == CONTENT_LENGTH {
+                let n = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| invalid("invalid Content-Length in the response"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(invalid("conflicting Content-Length in the response"));
+                }
+                length = Some(n);
+            } else if headers::is_hop_by_hop(&name)
+                && !(name == UPGRADE && status == StatusCode::SWITCHING_PROTOCOLS)
+            {
+                continue;
+            }
+            headers.append(name, value);
+        }
+        if named_by_connection {
+            headers::strip_hop_by_hop(&mut headers);
+        } else {
+            headers.remove(CONNECTION);
+        }
+        let body = if head_request
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+            || status == StatusCode::SWITCHING_PROTOCOLS
+        {
+            BodyFraming::Empty
+        } else if transfer_encoding {
+            // Transfer-Encoding wins over Content-Length, which must then go (RFC 9112 6.3).
+            headers.remove(CONTENT_LENGTH);
+            if chunked {
+                BodyFraming::Chunked
+            } else {
+                BodyFraming::Close
+            }
+        } else {
+            match length {
+                Some(0) => BodyFraming::Empty,
+                Some(n) => BodyFraming::Length(n),
+                None => BodyFraming::Close,
+            }
+        };
+        if body == BodyFraming::Close {
+            keep_alive = false;
+        }
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        let (head, ()) = response.into_parts();
+        return Ok(Some(Parsed {
+            head,
+            body,
+            keep_alive,
+        }));
+    }
+}
+
+/// Whether a `Connection` value lists header names (not just close/keep-alive/upgrade).
+fn names_other_headers(value: &HeaderValue) -> bool {
+    value.as_bytes().split(|&c| c == b',').any(|token| {
+        let token = token.trim_ascii();
+        !token.is_empty()
+            && !token.eq_ignore_ascii_case(b"keep-alive")
+            && !token.eq_ignore_ascii_case(b"close")
+            && !token.eq_ignore_ascii_case(b"upgrade")
+    })
+}
+
+fn has_token(value: &HeaderValue, token: &str) -> bool {
+    value
+        .to_str()
+        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Reading a chunk-size line.
+    Size,
+    /// Inside a chunk, this many bytes left.
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines up to an empty one (dropped).
+    Trailers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Length(u64),
+    Chunked(Chunk),
+    Close,
+    Done,
+}
+
+/// A response body read from the process as the client takes it (and the rest of the
+/// request, if it is still going out).
+pub(crate) struct BodyReader {
+    conn: Option<Conn>,
+    state: State,
+    keep_alive: bool,
+    /// Rare (the client still sending while the process answers), so kept out of line.
+    upload: Option<Box<(Upload, ProxyBody)>>,
+}
+
+impl BodyReader {
+    fn new(
+        conn: Conn,
+        framing: BodyFraming,
+        keep_alive: bool,
+        upload: Option<Box<(Upload, ProxyBody)>>,
+    ) -> Self {
+        let state = match framing {
+            BodyFraming::Empty => State::Done,
+            BodyFraming::Length(n) => State::Length(n),
+            BodyFraming::Chunked => State::Chunked(Chunk::Size),
+            BodyFraming::Close => State::Close,
+        };
+        BodyReader {
+            conn: Some(conn),
+            state,
+            keep_alive,
+            upload,
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes left when the length is known.
+    pub(crate) fn exact_len(&self) -> Option<u64> {
+        match self.state {
+            State::Length(n) => Some(n),
+            State::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The connection, for the pool, when the response was read to its end and nothing
+    /// followed it.
+    pub(crate) fn take_reusable(&mut self) -> Option<Conn> {
+        let conn = self.conn.take()?;
+        let complete = self.state == State::Done && self.upload.is_none();
+        (complete && self.keep_alive && conn.buf.is_empty()).then(|| conn.into_idle())
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(crate) fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Some(pending) = &mut self.upload {
+            let (upload, body) = &mut **pending;
+            match upload.poll(body, &mut conn.io, cx) {
+                Poll::Ready(Ok(())) => self.upload = None,
+                Poll::Ready(Err(UploadError::Body(e))) => {
+                    self.keep_alive = false;
+                    self.upload = None;
+                    return Poll::Ready(Some(Err(io::Error::other(e))));
+                }
+                Poll::Ready(Err(UploadError::Write(_))) => {
+                    // The process stopped reading; its answer may still be coming.
+                    self.keep_alive = false;
+                    self.upload = None;
+                }
+                Poll::Pending => {}
+            }
+        }
+        loop {
+            match self.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = conn
+                            .buf
+                            .len()
+                            .min(usize::try_from(left).unwrap_or(usize::MAX));
+                        let data = conn.buf.split_to(n).freeze();
+                        let left = left - n as u64;
+                        self.state = if left == 0 {
+                            State::Done
+                        } else {
+                            State::Length(left)
+                        };
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                    let want = if left > BODY_READ as u64 {
+                        BODY_READ
+                    } else {
+                        left as usize
+                    };
+                    if std::task::ready!(conn.poll_fill(cx, want.max(HEAD_READ)))? == 0 {
+                        return Poll::Ready(Some(Err(cut_short())));
+                    }
+                }
+                State::Close => {
+                    if !conn.buf.is_empty() {
+                        return Poll::Ready(Some(Ok(conn.buf.split().freeze())));
+                    }
+                    if std::task::ready!(conn.poll_fill(cx, BODY_READ))? == 0 {
+                        self.state = State::Done;
+                    }
+                }
+                State::Chunked(chunk) => {
+                    match step_chunk(&mut conn.buf, chunk) {
+                        Ok(Step::Next(next)) => {
+                            self.state = next;
+                            continue;
+                        }
+                        Ok(Step::Data(data, next)) => {
+                            self.state = next;
+                            return Poll::Ready(Some(Ok(data)));
+                        }
+                        Ok(Step::NeedMore) => {}
+                        Err(e) => return Poll::Ready(Some(Err(e))),
+                    }
+                    if std::task::ready!(conn.poll_fill(cx, BODY_READ))? == 0 {
+                        return Poll::Ready(Some(Err(cut_short())));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cut_short() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the process closed the connection in the middle of the body",
+    )
+}
+
+enum Step {
+    Next(State),
+    Data(Bytes, State),
+    NeedMore,
+}
+
+/// One step of the chunked decoder over what is buffered.
+fn step_chunk(buf: &mut BytesMut, chunk: Chunk) -> io::Result<Step> {
+    match chunk {
+        Chunk::Size => match httparse::parse_chunk_size(buf) {
+            Ok(httparse::Status::Complete((used, size))) => {
+                buf.advance(used);
+                Ok(Step::Next(State::Chunked(if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                })))
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_CHUNK_LINE => Ok(Step::NeedMore),
+            _ => Err(invalid("malformed chunk size in the response body")),
+        },
+        Chunk::Data(left) => {
+            if buf.is_empty() {
+                return Ok(Step::NeedMore);
+            }
+            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let data = buf.split_to(n).freeze();
+            let left = left - n as u64;
+            let next = if left == 0 {
+                Chunk::DataEnd
+            } else {
+                Chunk::Data(left)
+            };
+            Ok(Step::Data(data, State::Chunked(next)))
+        }
+        Chunk::DataEnd => {
+            if buf.len() < 2 {
+                return Ok(Step::NeedMore);
+            }
+            if &buf[..2] != b"\r\n" {
+                return Err(invalid("malformed chunk end in the response body"));
+            }
+            buf.advance(2);
+            Ok(Step::Next(State::Chunked(Chunk::Size)))
+        }
+        Chunk::Trailers => match buf.windows(2).position(|w| w == b"\r\n") {
+            Some(0) => {
+                buf.advance(2);
+                Ok(Step::Next(State::Done))
+            }
+            Some(end) => {
+                buf.advance(end + 2);
+                Ok(Step::Next(State::Chunked(Chunk::Trailers)))
+            }
+            None if buf.len() < MAX_CHUNK_LINE => Ok(Step::NeedMore),
+            None => Err(invalid("trailer line too long in the response body")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> io::Result<Option<Parsed>> {
+        parse_head(&mut BytesMut::from(raw), &mut Vec::new(), false, false)
+    }
+
+    #[test]
+    fn heads_are_framed_by_their_headers() {
+        let p = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.head.status, 200);
+        assert_eq!(p.body, BodyFraming::Length(5));
+        assert!(p.keep_alive);
+        assert_eq!(p.head.headers["x-a"], "b");
+
+        let p = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.body, BodyFraming::Chunked);
+        assert!(!p.head.headers.contains_key(CONTENT_LENGTH));
+
+        let p = parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!p.keep_alive);
+
+        let p = parse(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
+        assert_eq!(p.body, BodyFraming::Close);
+        assert!(!p.keep_alive);
+
+        let p = parse(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.body, BodyFraming::Empty);
+
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"[..]);
+        let p = parse_head(&mut buf, &mut Vec::new(), true, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.body, BodyFraming::Empty);
+        assert_eq!(p.head.headers[CONTENT_LENGTH], "9");
+    }
+
+    #[test]
+    fn interim_answers_are_skipped_and_partial_heads_wait() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"[..],
+        );
+        let p = parse_head(&mut buf, &mut Vec::new(), false, false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.head.status, 201);
+        assert!(buf.is_empty());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_heads_are_errors() {
+        for raw in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\n",
+            b"SMTP ready\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        ] {
+            assert!(parse(raw).is_err(), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    fn decode_chunked(wire: &[u8]) -> io::Result<(Vec<u8>, usize)> {
+        let mut buf = BytesMut::from(wire);
+        let mut state = State::Chunked(Chunk::Size);
+        let mut out = Vec::new();
+        while let State::Chunked(chunk) = state {
+            match step_chunk(&mut buf, chunk)? {
+                Step::Next(next) => state = next,
+                Step::Data(data, next) => {
+                    out.extend_from_slice(&data);
+                    state = next;
+                }
+                Step::NeedMore => return Err(io::ErrorKind::UnexpectedEof.into()),
+            }
+        }
+        Ok((out, buf.len()))
+    }
+
+    #[test]
+    fn chunked_bodies_decode_with_extensions_and_trailers() {
+        let (body, left) =
+            decode_chunked(b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n").unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(left, 0);
+        assert!(decode_chunked(b"zz\r\nhello\r\n0\r\n\r\n").is_err());
+        assert!(decode_chunked(b"5\r\nhelloXX0\r\n\r\n").is_err());
+    }
+}
