@@ -15,6 +15,11 @@ pub enum ProcfileError {
         #[source]
         source: NameError,
     },
+    #[error(
+        "Procfile line {line}: process type \"run\" is reserved for one-off processes \
+         (`paas run` names them run.1, run.2, ...): give it another name"
+    )]
+    Reserved { line: usize },
     #[error("Procfile line {line}: process type {name:?} has no command: write `{name}: COMMAND`")]
     EmptyCommand { line: usize, name: String },
     #[error(
@@ -47,6 +52,9 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, ProcfileError> {
         let (name, command) = (name.trim(), command.trim());
         paas_api::validate_process_type(name)
             .map_err(|source| ProcfileError::BadType { line, source })?;
+        if name == "run" {
+            return Err(ProcfileError::Reserved { line });
+        }
         if command.is_empty() {
             return Err(ProcfileError::EmptyCommand {
                 line,

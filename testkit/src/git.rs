@@ -5,10 +5,7 @@ use anyhow::{bail, Result};
 
 /// The repository's `examples/` folder.
 pub fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .join("examples")
+    crate::repo_dir().join("examples")
 }
 
 /// `git ARGS` in `dir`, isolated from the user's git config.

@@ -350,10 +350,12 @@ pub fn paasd_command(data_dir: &Path, api: SocketAddr, router: SocketAddr) -> Co
 
 /// The repository's root (its `buildpacks/`, `deploy/` and `examples/`).
 pub fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    // cargo and nextest tell a running test its package's directory. The path compiled into
+    // this crate is only a fallback: a target dir shared by two checkouts reuses this crate
+    // built in the other one.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().expect("workspace root").to_path_buf()
 }
 
 /// Two free loopback addresses (API, router).

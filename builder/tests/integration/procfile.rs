@@ -79,3 +79,11 @@ fn duplicate_type() {
         "{err}"
     );
 }
+
+#[test]
+fn run_is_reserved_for_one_offs() {
+    let err = parse("web: a\nrun: b\n").unwrap_err();
+    assert_eq!(err, ProcfileError::Reserved { line: 2 });
+    assert!(err.to_string().contains("reserved for one-off"), "{err}");
+    assert!(parse("web: a\nrunner: b\n").is_ok());
+}

@@ -104,6 +104,12 @@ async fn scale(
     })?;
     let mut changes = Vec::new();
     for u in updates {
+        if paas_scheduler::reconcile::ONE_OFF_TYPES.contains(&u.process_type.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "process type {:?} runs once per release, not as a scaled process: scale the others",
+                u.process_type
+            )));
+        }
         if !commands.contains_key(&u.process_type) {
             let known: Vec<&str> = commands.keys().map(String::as_str).collect();
             return Err(ApiError::invalid(format!(

@@ -2,7 +2,6 @@
 //! reconcile loop brings every process back. Ignored in the parallel run because it restarts
 //! the engine every other test uses; `deploy/test.sh` runs it on its own at the end.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ fn everything_runs_again_after_the_engine_restarts() {
     served(&p, "survivor.localhost");
     let before = p.containers("survivor");
 
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/lib.sh");
+    let lib = paas_testkit::repo_dir().join("deploy/lib.sh");
     let restarted = Command::new("bash")
         .arg("-c")
         .arg(format!(". '{}' && restart_dockerd", lib.display()))

@@ -62,6 +62,13 @@ fn the_release_phase_runs_before_going_live_and_its_failure_blocks_the_release()
         1,
         "the release phase is not a process that keeps running: {ps:?}"
     );
+    let refused = p.paas(&["scale", "release=2", "-a", "migrator"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("runs once per release"),
+        "{}",
+        text(&refused)
+    );
 
     set_procfile(
         checkout.path(),
@@ -72,6 +79,13 @@ fn the_release_phase_runs_before_going_live_and_its_failure_blocks_the_release()
     assert!(!out.status.success(), "{log}");
     assert!(log.contains("broken migration"), "{log}");
     assert!(log.contains("exited with status 3"), "{log}");
+    assert!(served(&p, "migrator.localhost").contains("release=v1"));
+
+    // `run` names one-off processes (run.1, ...): a Procfile may not take it.
+    set_procfile(checkout.path(), "web: /app/start\nrun: /app/start\n");
+    let out = push(checkout.path());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("reserved for one-off processes"), "{}", text(&out));
     assert!(served(&p, "migrator.localhost").contains("release=v1"));
     let leftovers = docker()
         .args(["ps", "-aq", "--filter"])
