@@ -85,7 +85,11 @@ fn the_release_phase_runs_before_going_live_and_its_failure_blocks_the_release()
     set_procfile(checkout.path(), "web: /app/start\nrun: /app/start\n");
     let out = push(checkout.path());
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("reserved for one-off processes"), "{}", text(&out));
+    assert!(
+        text(&out).contains("reserved for one-off processes"),
+        "{}",
+        text(&out)
+    );
     assert!(served(&p, "migrator.localhost").contains("release=v1"));
     let leftovers = docker()
         .args(["ps", "-aq", "--filter"])
