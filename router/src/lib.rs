@@ -28,7 +28,8 @@
 //! - **Listeners**: [`serve`] (HTTP), [`serve_tls`] (HTTPS, HTTP/2 by ALPN), [`serve_metrics`]
 //!   (Prometheus text at `/metrics`, off unless started), each until its shutdown future
 //!   resolves. [`Router::set_settings`] changes client limits ([`RouterSettings`]: header read
-//!   timeout, max header size, HTTP/2 streams, shutdown grace, HTTPS port in redirects).
+//!   timeout, max header size, HTTP/2 streams and idle timeout, shutdown grace, HTTPS port in
+//!   redirects).
 //!   [`serve_threads`] runs a listener on threads of its own (one single-threaded runtime and
 //!   `SO_REUSEPORT` socket each, nginx-style): the fast way, about 1.5x the throughput of
 //!   `serve` in a shared multi-threaded runtime (see `bench/README.md`).

@@ -34,6 +34,10 @@ pub struct RouterSettings {
     pub max_headers: usize,
     /// Concurrent streams per HTTP/2 client connection.
     pub http2_max_streams: u32,
+    /// An HTTP/2 client connection on which nothing moved this long is closed (GOAWAY; streams
+    /// still open finish first). HTTP/1.1 keep-alive connections wait for their next request
+    /// at most `header_read_timeout`.
+    pub http2_idle_timeout: Duration,
     /// On shutdown, requests in flight get this long before their connections are cut.
     pub shutdown_grace: Duration,
     /// The HTTPS port named in redirects from HTTP; `None`: the port [`serve_tls`](crate::serve_tls)
@@ -48,6 +52,8 @@ impl Default for RouterSettings {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             http2_max_streams: 256,
+            // Heroku's router closes idle client connections after 90 s.
+            http2_idle_timeout: Duration::from_secs(90),
             shutdown_grace: Duration::from_secs(10),
             https_port: None,
         }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -190,6 +190,8 @@ async fn serve_h2<I>(
         .max_concurrent_streams(settings.http2_max_streams)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
     let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
+    let idle = settings.http2_idle_timeout;
+    let (io, activity) = Active::new(io);
     let conn = http.serve_connection(io, service);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
@@ -198,9 +200,118 @@ async fn serve_h2<I>(
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        () = activity.idle_for(idle) => {
+            debug!(?idle, "HTTP/2 client connection idle; closing it");
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
     };
     if let Err(err) = result {
         debug!(error = %err, "HTTP/2 client connection ended with an error");
+    }
+}
+
+/// A connection's I/O that notes when bytes last moved either way, for the idle timeout.
+struct Active<I> {
+    io: I,
+    activity: Activity,
+}
+
+/// Milliseconds since `epoch` at which bytes last moved.
+#[derive(Clone)]
+struct Activity {
+    epoch: tokio::time::Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl<I> Active<I> {
+    fn new(io: I) -> (Self, Activity) {
+        let activity = Activity {
+            epoch: tokio::time::Instant::now(),
+            last: Arc::new(AtomicU64::new(0)),
+        };
+        let io = Active {
+            io,
+            activity: activity.clone(),
+        };
+        (io, activity)
+    }
+}
+
+impl Activity {
+    fn touch(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing has moved for `idle`; one timer per connection, re-armed only
+    /// when it fires.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let quiet_since = self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed));
+            if quiet_since.elapsed() >= idle {
+                return;
+            }
+            tokio::time::sleep_until(quiet_since + idle).await;
+        }
+    }
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for Active<I> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_read(cx, buf);
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for Active<I> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
