@@ -147,13 +147,11 @@ pub(crate) fn encode_request_head(
     headers: &HeaderMap,
     out: &Outbound<'_>,
 ) -> bytes::Bytes {
-    use bytes::BufMut;
-
-    let mut head = bytes::BytesMut::with_capacity(256 + path.len() + 40 * headers.len());
-    head.put_slice(method.as_str().as_bytes());
-    head.put_u8(b' ');
-    head.put_slice(path.as_bytes());
-    head.put_slice(b" HTTP/1.1\r\n");
+    let mut head = Vec::with_capacity(256 + path.len() + 40 * headers.len());
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
     let named_by_connection = connection_names_headers(headers);
     let mut forwarded_for = None::<String>;
     for (name, value) in headers {
@@ -184,12 +182,12 @@ pub(crate) fn encode_request_head(
     if let Some(host) = out.host {
         put_field(&mut head, b"host", host.as_bytes());
     }
-    head.put_slice(b"x-forwarded-for: ");
+    head.extend_from_slice(b"x-forwarded-for: ");
     if let Some(list) = forwarded_for {
-        head.put_slice(list.as_bytes());
+        head.extend_from_slice(list.as_bytes());
     }
-    head.put_slice(out.client.ip.as_bytes());
-    head.put_slice(b"\r\n");
+    head.extend_from_slice(out.client.ip.as_bytes());
+    head.extend_from_slice(b"\r\n");
     let proto: &[u8] = if out.client.tls { b"https" } else { b"http" };
     put_field(&mut head, b"x-forwarded-proto", proto);
     put_field(&mut head, b"x-forwarded-port", out.client.port.as_bytes());
@@ -202,16 +200,15 @@ pub(crate) fn encode_request_head(
     if out.chunked {
         put_field(&mut head, b"transfer-encoding", b"chunked");
     }
-    head.put_slice(b"\r\n");
-    head.freeze()
+    head.extend_from_slice(b"\r\n");
+    bytes::Bytes::from(head)
 }
 
-fn put_field(head: &mut bytes::BytesMut, name: &[u8], value: &[u8]) {
-    use bytes::BufMut;
-    head.put_slice(name);
-    head.put_slice(b": ");
-    head.put_slice(value);
-    head.put_slice(b"\r\n");
+fn put_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    head.extend_from_slice(name);
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n");
 }
 
 fn is_named_by_connection(headers: &HeaderMap, name: &HeaderName) -> bool {
