@@ -479,7 +479,7 @@ fn parse_head(
                 if !http11 && has_token(&value, "keep-alive") {
                     keep_alive = true;
                 }
-                named_by_connection |= names_other_headers(&value);
+                named_by_connection |= headers::names_other_headers(&value);
                 // Kept until the headers it names are gone (below), then dropped.
                 headers.append(name, value);
                 continue;
@@ -550,17 +550,6 @@ fn parse_head(
             keep_alive,
         }));
     }
-}
-
-/// Whether a `Connection` value lists header names (not just close/keep-alive/upgrade).
-fn names_other_headers(value: &HeaderValue) -> bool {
-    value.as_bytes().split(|&c| c == b',').any(|token| {
-        let token = token.trim_ascii();
-        !token.is_empty()
-            && !token.eq_ignore_ascii_case(b"keep-alive")
-            && !token.eq_ignore_ascii_case(b"close")
-            && !token.eq_ignore_ascii_case(b"upgrade")
-    })
 }
 
 fn has_token(value: &HeaderValue, token: &str) -> bool {

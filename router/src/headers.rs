@@ -115,14 +115,17 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// Whether a `Connection` header names headers of its own (beyond the usual tokens), which
 /// then go with it.
 pub(crate) fn connection_names_headers(headers: &HeaderMap) -> bool {
-    headers.get_all(CONNECTION).iter().any(|value| {
-        value.as_bytes().split(|&c| c == b',').any(|token| {
-            let token = token.trim_ascii();
-            !token.is_empty()
-                && !token.eq_ignore_ascii_case(b"keep-alive")
-                && !token.eq_ignore_ascii_case(b"close")
-                && !token.eq_ignore_ascii_case(b"upgrade")
-        })
+    headers.get_all(CONNECTION).iter().any(names_other_headers)
+}
+
+/// Whether a `Connection` value lists header names (not just close/keep-alive/upgrade).
+pub(crate) fn names_other_headers(value: &HeaderValue) -> bool {
+    value.as_bytes().split(|&c| c == b',').any(|token| {
+        let token = token.trim_ascii();
+        !token.is_empty()
+            && !token.eq_ignore_ascii_case(b"keep-alive")
+            && !token.eq_ignore_ascii_case(b"close")
+            && !token.eq_ignore_ascii_case(b"upgrade")
     })
 }
 
