@@ -34,6 +34,8 @@ pub struct DashboardConfig {
     pub secure_cookies: bool,
     /// How long a sign-in lasts before the user must sign in again.
     pub session_lifetime: Duration,
+    /// Where sign-ins are kept across restarts (in memory only when `None`).
+    pub session_file: Option<std::path::PathBuf>,
 }
 
 impl DashboardConfig {
@@ -43,6 +45,7 @@ impl DashboardConfig {
             api_url: api_url.into(),
             secure_cookies: false,
             session_lifetime: Duration::from_secs(12 * 3600),
+            session_file: None,
         }
     }
 }
@@ -65,7 +68,10 @@ pub fn router(config: DashboardConfig) -> Router {
     let api = api::ApiClient::new(&config.api_url)
         .unwrap_or_else(|e| panic!("dashboard API URL {:?}: {e}", config.api_url));
     let shared = Arc::new(Dashboard {
-        sessions: session::Sessions::new(config.session_lifetime),
+        sessions: match &config.session_file {
+            Some(file) => session::Sessions::with_file(config.session_lifetime, file.clone()),
+            None => session::Sessions::new(config.session_lifetime),
+        },
         api,
         config,
     });

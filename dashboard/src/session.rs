@@ -1,9 +1,11 @@
-//! Sign-in sessions, kept in memory: the browser holds only a random id in an HttpOnly cookie;
-//! the API token it stands for never leaves the server. A restart of paasd signs everyone out.
+//! Sign-in sessions: the browser holds only a random id in an HttpOnly cookie; the API token
+//! it stands for never leaves the server. Kept in memory and, when given a file, written there
+//! on every sign-in and sign-out, so a restart of paasd signs no one out.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
@@ -44,7 +46,7 @@ impl Flash {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     pub id: String,
     pub token: String,
@@ -52,13 +54,16 @@ pub struct Session {
     pub admin: bool,
     /// Every form carries it; a POST without it is refused.
     pub csrf: String,
-    expires: Instant,
+    /// Wall-clock time, so it means the same after a restart.
+    expires: SystemTime,
+    #[serde(skip)]
     flash: Option<Flash>,
 }
 
 pub struct Sessions {
     lifetime: Duration,
     map: Mutex<HashMap<String, Session>>,
+    file: Option<PathBuf>,
 }
 
 impl Sessions {
@@ -66,6 +71,56 @@ impl Sessions {
         Sessions {
             lifetime,
             map: Mutex::new(HashMap::new()),
+            file: None,
+        }
+    }
+
+    /// Sessions kept in `file` too (created 0600; its directory must exist). Live sessions
+    /// saved by an earlier run are loaded; an unreadable file is reported and started afresh.
+    pub fn with_file(lifetime: Duration, file: PathBuf) -> Sessions {
+        let now = SystemTime::now();
+        let map = match std::fs::read(&file) {
+            Ok(bytes) => match serde_json::from_slice::<Vec<Session>>(&bytes) {
+                Ok(saved) => saved
+                    .into_iter()
+                    .filter(|s| s.expires > now)
+                    .map(|s| (s.id.clone(), s))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e,
+                        "dashboard sessions file unreadable; everyone signs in again");
+                    HashMap::new()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e,
+                    "cannot read dashboard sessions; everyone signs in again");
+                HashMap::new()
+            }
+        };
+        Sessions {
+            lifetime,
+            map: Mutex::new(map),
+            file: Some(file),
+        }
+    }
+
+    /// Writes the sessions to the file (whole, then renamed into place, so a crash mid-write
+    /// leaves the previous one).
+    fn save(&self, map: &HashMap<String, Session>) {
+        let Some(file) = &self.file else { return };
+        let sessions: Vec<&Session> = map.values().collect();
+        let result = serde_json::to_vec(&sessions)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                let tmp = file.with_extension("tmp");
+                write_private(&tmp, &bytes)?;
+                std::fs::rename(&tmp, file)
+            });
+        if let Err(e) = result {
+            tracing::warn!(file = %file.display(), error = %e,
+                "cannot save dashboard sessions; they last until paasd stops");
         }
     }
 
@@ -80,13 +135,14 @@ impl Sessions {
             user,
             admin,
             csrf: random_token(),
-            expires: Instant::now() + self.lifetime,
+            expires: SystemTime::now() + self.lifetime,
             flash: None,
         };
         let mut map = self.map.lock().expect("sessions poisoned");
-        let now = Instant::now();
+        let now = SystemTime::now();
         map.retain(|_, s| s.expires > now);
         map.insert(session.id.clone(), session.clone());
+        self.save(&map);
         session
     }
 
@@ -94,7 +150,7 @@ impl Sessions {
     pub fn get(&self, id: &str) -> Option<Session> {
         let mut map = self.map.lock().expect("sessions poisoned");
         match map.get(id) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
+            Some(s) if s.expires > SystemTime::now() => Some(s.clone()),
             Some(_) => {
                 map.remove(id);
                 None
@@ -104,7 +160,10 @@ impl Sessions {
     }
 
     pub fn remove(&self, id: &str) {
-        self.map.lock().expect("sessions poisoned").remove(id);
+        let mut map = self.map.lock().expect("sessions poisoned");
+        if map.remove(id).is_some() {
+            self.save(&map);
+        }
     }
 
     pub fn set_flash(&self, id: &str, flash: Flash) {
@@ -120,6 +179,19 @@ impl Sessions {
             .get_mut(id)
             .and_then(|s| s.flash.take())
     }
+}
+
+/// Writes `bytes` to a new file only its owner can read (it holds API tokens).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 /// 32 random bytes, hex.
@@ -193,6 +265,39 @@ mod tests {
         assert!(sessions.take_flash(&s.id).is_none(), "shown once");
         sessions.remove(&s.id);
         assert!(sessions.get(&s.id).is_none());
+    }
+
+    #[test]
+    fn sessions_in_a_file_outlive_the_process_that_made_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sessions.json");
+        let first = Sessions::with_file(Duration::from_secs(60), file.clone());
+        let kept = first.create("tok1".into(), "ann".into(), true);
+        let gone = first.create("tok2".into(), "bob".into(), false);
+        first.remove(&gone.id);
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the file holds API tokens");
+
+        let second = Sessions::with_file(Duration::from_secs(60), file.clone());
+        let loaded = second.get(&kept.id).expect("kept across a restart");
+        assert_eq!((loaded.token.as_str(), loaded.admin), ("tok1", true));
+        assert_eq!(loaded.csrf, kept.csrf);
+        assert!(second.get(&gone.id).is_none(), "signed out stays out");
+
+        // Expired ones are not loaded; a broken file means signing in again, not a failure.
+        let short = Sessions::with_file(Duration::from_millis(10), file.clone());
+        short.create("tok3".into(), "cy".into(), false);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(Sessions::with_file(Duration::from_secs(60), file.clone())
+            .map
+            .lock()
+            .unwrap()
+            .values()
+            .all(|s| s.token != "tok3"));
+        std::fs::write(&file, b"not json").unwrap();
+        let fresh = Sessions::with_file(Duration::from_secs(60), file);
+        assert!(fresh.get(&kept.id).is_none());
     }
 
     #[test]

@@ -143,6 +143,33 @@ fn sessions_cookies_and_csrf_over_http() -> Result<()> {
 }
 
 #[test]
+fn a_sign_in_outlives_a_restart_of_paasd() -> Result<()> {
+    let mut p = two_users();
+    let mut bob = Dash::new(&p);
+    bob.sign_in("bob", "bob-password")?;
+    assert_eq!(bob.get("/dashboard/apps")?.status(), 200);
+
+    p.restart()?;
+    let res = bob.get("/dashboard/apps")?;
+    assert_eq!(res.status(), 200, "still signed in after the restart");
+    assert!(res.text()?.contains("bobapp"));
+    // The session's CSRF token came back with it.
+    let csrf = bob.csrf().to_string();
+    let res = bob.post(
+        "/dashboard/apps",
+        &[("csrf", &csrf), ("name", "afterrestart")],
+    )?;
+    assert_eq!(res.status(), 303);
+    assert!(app_exists(&p, "afterrestart"));
+
+    // Signing out is remembered too.
+    bob.post("/dashboard/logout", &[("csrf", &csrf)])?;
+    p.restart()?;
+    assert_eq!(bob.get("/dashboard/apps")?.status(), 303);
+    Ok(())
+}
+
+#[test]
 fn another_users_app_and_a_forged_form_in_the_browser() -> Result<()> {
     let p = two_users();
     let b = Browser::start(&p.api_url)?;
