@@ -28,7 +28,7 @@ PAASD_UNIT=/etc/systemd/system/paasd.service
 PAAS_SHARE_DIR=/usr/local/share/paas
 
 # Variables this script and the CLI read, which are not paasd settings.
-NOT_PAASD_SETTINGS=" PAAS_IMAGES PAAS_IMAGES_FORCE PAAS_DOCKER PAAS_DEBIAN_MIRROR PAAS_DEBIAN_SECURITY_MIRROR PAAS_API_URL PAAS_TOKEN "
+NOT_PAASD_SETTINGS=" PAAS_IMAGES PAAS_IMAGES_FORCE PAAS_DOCKER PAAS_DEBIAN_MIRROR PAAS_DEBIAN_SECURITY_MIRROR PAAS_API_URL PAAS_TOKEN PAAS_CA_FILE "
 
 build() {
 	cd "$PAAS_REPO_DIR"
@@ -112,6 +112,7 @@ write_env_file() {
 # Uncomment and change; then rerun deploy/bootstrap.sh (or systemctl restart paasd).
 #PAAS_DATA_DIR=/var/lib/paas
 #PAAS_API_LISTEN=127.0.0.1:7000
+#PAAS_API_TLS=1
 #PAAS_ROUTER_LISTEN=0.0.0.0:80
 #PAAS_DOMAIN=localhost
 #DATABASE_URL=postgres://user:password@host/paas

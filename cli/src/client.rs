@@ -38,7 +38,7 @@ impl Client {
 
     fn build(api_url: &str, token: Option<String>) -> Result<Self> {
         let base = parse_base(api_url)?;
-        let http = Http::builder()
+        let http = crate::tls::trusting(Http::builder())?
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             // Config changes and scaling wait for the deploy they trigger, so be patient.
@@ -154,7 +154,7 @@ impl Client {
             .base
             .join(url)
             .with_context(|| format!("the log session URL {url:?} is not a URL"))?;
-        let stream = Http::builder()
+        let stream = crate::tls::trusting(Http::builder())?
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(10))
             .timeout(None)
@@ -172,7 +172,13 @@ impl Client {
     fn execute(&self, req: RequestBuilder) -> Result<Response> {
         req.send().map_err(|e| {
             let cause = root_cause(&e);
-            if e.is_timeout() {
+            if let Some(reason) = crate::tls::refused_certificate(&e) {
+                anyhow!(
+                    "the certificate of the paas API at {} is not trusted: {reason}; {}",
+                    self.base,
+                    crate::tls::UNTRUSTED_HINT
+                )
+            } else if e.is_timeout() {
                 anyhow!(
                     "no answer from the paas API at {} in time: {cause}",
                     self.base

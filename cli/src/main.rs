@@ -22,6 +22,7 @@ mod router_settings;
 mod routing;
 mod run;
 mod settings;
+mod tls;
 mod users;
 
 use std::process::ExitCode;
@@ -35,7 +36,8 @@ use args::{AppJsonArgs, JsonArg};
 ///
 /// Credentials come from PAAS_API_URL and PAAS_TOKEN, else from the config file written by
 /// `paas login` (~/.config/paas/config.toml). `-a APP` may be omitted inside a git checkout
-/// whose `platform` remote points at the app.
+/// whose `platform` remote points at the app. PAAS_CA_FILE names PEM certificates to trust for
+/// an https API besides the usual ones (e.g. a copy of a self-signed platform's certificate).
 #[derive(Debug, Parser)]
 #[command(name = "paas", version, arg_required_else_help = true)]
 struct Cli {

@@ -108,6 +108,9 @@ pub struct Deployer {
     /// Per app: crashed containers already told in its log.
     reported: Mutex<HashMap<String, HashSet<String>>>,
     routes: watch::Sender<RouteMap>,
+    /// Whether `routes` holds a table built from what runs: until then it holds the empty
+    /// default, which a router elsewhere must not take for "nothing runs".
+    routes_built: watch::Sender<bool>,
 }
 
 /// Moves an app's traffic to a release whose processes just came up, before the old ones stop.
@@ -145,11 +148,19 @@ impl Deployer {
             logs,
             reported: Mutex::new(HashMap::new()),
             routes: watch::Sender::new(RouteTable::default()),
+            routes_built: watch::Sender::new(false),
         }
     }
 
     pub fn routes(&self) -> watch::Receiver<RouteMap> {
         self.routes.subscribe()
+    }
+
+    /// Resolves once a route table has been built from what runs (the first reconcile pass
+    /// after a start, or any change before it).
+    pub async fn routes_built(&self) {
+        let mut built = self.routes_built.subscribe();
+        let _ = built.wait_for(|b| *b).await;
     }
 
     /// Waits for the app's previous deploy (up to the queue timeout).
@@ -616,6 +627,8 @@ impl Deployer {
             *old = table;
             changed
         });
+        self.routes_built
+            .send_if_modified(|built| !std::mem::replace(built, true));
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod push;
 pub mod range;
 pub mod router;
+pub mod router_feed;
 pub mod routes;
 pub mod run;
 pub mod state;
@@ -57,6 +58,8 @@ impl Controller {
         std::fs::create_dir_all(settings.data_dir.join("repos"))
             .map_err(|e| ControllerError::DataDir(data_dir.clone(), e))?;
         let keys = Keys::load_or_create(&settings.data_dir)
+            .map_err(|e| ControllerError::DataDir(data_dir.clone(), e))?;
+        let router_token = router_feed::RouterToken::load_or_create(&settings.data_dir)
             .map_err(|e| ControllerError::DataDir(data_dir, e))?;
         let store = Store::connect(database_url).await?;
         let logs = LogHub::new(settings.data_dir.join("logs"), settings.log_segment_bytes);
@@ -82,6 +85,8 @@ impl Controller {
             logs,
             metrics: Arc::default(),
             run_sessions: run::RunSessions::default(),
+            router_token,
+            stopping: tokio_util::sync::CancellationToken::new(),
         };
         Ok(Controller {
             state: AppState(Arc::new(inner)),
@@ -141,6 +146,12 @@ impl Controller {
         Ok(state
             .logs
             .spawn_drain_reporter(std::time::Duration::from_secs(5)))
+    }
+
+    /// Ends the long polls of routers (`/internal/router/routes`) before the API stops, so
+    /// they do not hold up the shutdown.
+    pub fn begin_shutdown(&self) {
+        self.state.stopping.cancel();
     }
 
     /// The route table for the router, updated whenever what runs changes.

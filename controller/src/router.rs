@@ -7,7 +7,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::routes::{
     account, apps, builds, canary, collaborators, config_vars, dynos, formation, git, log_drains,
-    log_sessions, metrics, openapi, process_settings, releases, router_settings, routing, run,
+    log_sessions, metrics, openapi, process_settings, releases, router_feed, router_settings,
+    routing, run,
 };
 use crate::state::AppState;
 
@@ -139,6 +140,14 @@ pub fn build(state: AppState) -> Router {
         .route("/{repo}/git-receive-pack", post(git::receive_pack))
         .route("/{repo}/git-upload-pack", post(git::upload_pack))
         .route("/internal/git-hook", post(git::git_hook))
+        .route(
+            "/internal/router/routes",
+            get(router_feed::get_router_routes),
+        )
+        .route(
+            "/internal/router/access-log",
+            post(router_feed::create_access_log_batch),
+        )
         .fallback(|| async { ApiError::not_found("no such path; GET /openapi.json lists the API") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

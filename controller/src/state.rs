@@ -73,6 +73,10 @@ pub struct Inner {
     pub metrics: Arc<paas_telemetry::metrics::Metrics>,
     /// Attach URLs and `run.N` numbers of one-off processes.
     pub run_sessions: crate::run::RunSessions,
+    /// What routers running on their own prove themselves with.
+    pub router_token: crate::router_feed::RouterToken,
+    /// Cancelled when paasd stops, ending long polls that would hold up its shutdown.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Clone)]

@@ -27,9 +27,30 @@ pub struct Config {
     pub api_listen: SocketAddr,
 
     /// The API's public URL, used in git remotes and log session URLs
-    /// [default: http://API_LISTEN, with 127.0.0.1 for an unspecified address].
+    /// [default: http://API_LISTEN (https:// with --api-tls), with 127.0.0.1 for an
+    /// unspecified address].
     #[arg(long, env = "PAAS_API_URL", global = true)]
     pub api_url: Option<String>,
+
+    /// Serve HTTPS on --api-listen (git credential helpers only answer over https); the env
+    /// var takes 1/0, true/false, yes/no, on/off. Without --api-tls-cert and --api-tls-key, a
+    /// self-signed certificate is generated once and kept in DATA_DIR/secrets/api-tls.crt and
+    /// api-tls.key.
+    #[arg(
+        long,
+        env = "PAAS_API_TLS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    pub api_tls: bool,
+
+    /// PEM certificate chain (leaf first) the API serves; implies --api-tls.
+    #[arg(long, env = "PAAS_API_TLS_CERT", global = true)]
+    pub api_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --api-tls-cert; implies --api-tls.
+    #[arg(long, env = "PAAS_API_TLS_KEY", global = true)]
+    pub api_tls_key: Option<PathBuf>,
 
     /// HTTP router for apps.
     #[arg(
@@ -198,6 +219,12 @@ pub struct Config {
 pub enum Command {
     /// Run every part in this process (the default).
     All,
+    /// Everything but the router: API, git, builds, scheduler, dashboard, logs, drains and
+    /// metrics. Routers on their own (`paasd router`) follow its route table.
+    Controller,
+    /// Only the router, following a controller's route table over its API (needs neither
+    /// Docker nor the database).
+    Router(RouterArgs),
     /// Internal: run by git as the app repositories' hook.
     #[command(name = "git-hook", hide = true)]
     GitHook {
@@ -211,6 +238,24 @@ pub enum Command {
     },
 }
 
+/// How a router on its own reaches its controller.
+#[derive(Debug, clap::Args)]
+pub struct RouterArgs {
+    /// The controller's API URL, e.g. http://10.0.0.2:7000.
+    #[arg(long, env = "PAAS_CONTROLLER_URL")]
+    pub controller_url: String,
+
+    /// The controller's router token (the contents of its DATA_DIR/secrets/router-token)
+    /// [default: read from DATA_DIR/secrets/router-token, when the controller shares the host].
+    #[arg(long, env = "PAAS_ROUTER_TOKEN", hide_env_values = true)]
+    pub router_token: Option<String>,
+
+    /// A PEM certificate to trust for an https controller URL (e.g. the controller's
+    /// self-signed one), besides the usual roots.
+    #[arg(long, env = "PAAS_CONTROLLER_CA")]
+    pub controller_ca: Option<PathBuf>,
+}
+
 impl Config {
     pub fn database_url(&self) -> String {
         self.database_url
@@ -221,8 +266,20 @@ impl Config {
     pub fn api_url(&self, bound: SocketAddr) -> String {
         match &self.api_url {
             Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", local(bound)),
+            None => {
+                let scheme = if self.api_tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", local(bound))
+            }
         }
+    }
+
+    /// Whether the API listener serves HTTPS (asked for, or implied by a certificate or key).
+    pub fn api_tls_enabled(&self) -> bool {
+        self.api_tls || self.api_tls_cert.is_some() || self.api_tls_key.is_some()
     }
 }
 

@@ -4,6 +4,7 @@
 //! every container it started.
 
 mod git;
+mod router;
 mod wait;
 
 use std::net::{SocketAddr, TcpListener};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 pub use git::{commit_all, copy_example, examples_dir, git};
+pub use router::RouterProcess;
 pub use wait::eventually;
 
 /// A command's stdout and stderr together, for assertions and failure messages.
@@ -72,6 +74,10 @@ pub struct Platform {
     pub token: Option<String>,
     /// Extra environment for paasd (settings a test needs, e.g. a short boot timeout).
     env: Vec<(String, String)>,
+    /// paasd's subcommand (none: all in one).
+    args: Vec<String>,
+    /// With an https API: the certificate the CLI (`PAAS_CA_FILE`) and the harness trust.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Platform {
@@ -82,6 +88,25 @@ impl Platform {
 
     /// Starts paasd with extra environment (`PAAS_*` settings).
     pub fn start_with(env: &[(&str, &str)]) -> Result<Platform> {
+        Platform::start_args(&[], env)
+    }
+
+    /// Starts paasd serving its API over HTTPS: with the certificate in `PAAS_API_TLS_CERT` if
+    /// `env` has one, else the self-signed one paasd makes (`DATA_DIR/secrets/api-tls.crt`).
+    /// `api_url` is https, and the CLI run through the harness trusts that certificate.
+    pub fn start_tls(env: &[(&str, &str)]) -> Result<Platform> {
+        let mut env = env.to_vec();
+        env.push(("PAAS_API_TLS", "1"));
+        Platform::start_with(&env)
+    }
+
+    /// Starts `paasd controller`: no router listens on `router_addr` (app URLs still name
+    /// it), so a [`RouterProcess`] can take it.
+    pub fn start_controller(env: &[(&str, &str)]) -> Result<Platform> {
+        Platform::start_args(&["controller"], env)
+    }
+
+    fn start_args(args: &[&str], env: &[(&str, &str)]) -> Result<Platform> {
         let data_dir = tempfile::tempdir()?;
         let instance = format!(
             "test-{}",
@@ -96,10 +121,16 @@ impl Platform {
         std::fs::write(data_dir.path().join("instance-id"), &instance)?;
         let api_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
         let router_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+        let setting = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+        let given_cert = setting("PAAS_API_TLS_CERT").map(PathBuf::from);
+        let tls = given_cert.is_some() || setting("PAAS_API_TLS").is_some_and(|v| v != "0");
+        let ca_file =
+            tls.then(|| given_cert.unwrap_or_else(|| data_dir.path().join("secrets/api-tls.crt")));
+        let scheme = if tls { "https" } else { "http" };
         let mut p = Platform {
             data_dir,
             home: tempfile::tempdir()?,
-            api_url: format!("http://{api_addr}"),
+            api_url: format!("{scheme}://{api_addr}"),
             api_addr,
             router_addr,
             instance,
@@ -109,6 +140,8 @@ impl Platform {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ca_file,
         };
         p.spawn()?;
         Ok(p)
@@ -134,6 +167,7 @@ impl Platform {
             .append(true)
             .open(self.log_path())?;
         let child = paasd_command(self.data_dir.path(), self.api_addr, self.router_addr)
+            .args(&self.args)
             .env("HOME", self.home.path())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::from(log.try_clone()?))
@@ -142,7 +176,6 @@ impl Platform {
             .context("cannot start paasd")?;
         self.child = Some(child);
         let health = format!("{}/healthz", self.api_url);
-        let client = reqwest::blocking::Client::new();
         let up = eventually(Duration::from_secs(30), || {
             if let Some(status) = self
                 .child
@@ -151,6 +184,8 @@ impl Platform {
             {
                 return Err(Some(format!("paasd exited with {status}")));
             }
+            // A generated certificate only exists once paasd has made it.
+            let client = self.http_client().build().map_err(|_| None)?;
             match client.get(&health).send() {
                 Ok(r) if r.status().is_success() => Ok(()),
                 _ => Err(None),
@@ -205,6 +240,16 @@ impl Platform {
         output_text(&out)
     }
 
+    /// A client for the API: trusting its certificate when it serves HTTPS.
+    pub fn http_client(&self) -> reqwest::blocking::ClientBuilder {
+        let mut builder = reqwest::blocking::Client::builder();
+        let pem = self.ca_file.as_ref().and_then(|f| std::fs::read(f).ok());
+        if let Some(cert) = pem.and_then(|pem| reqwest::Certificate::from_pem(&pem).ok()) {
+            builder = builder.add_root_certificate(cert);
+        }
+        builder
+    }
+
     /// Registers the first user (admin) and keeps its token for later calls.
     pub fn register_admin(&mut self) -> Result<String> {
         let out = self.paas_as(
@@ -251,6 +296,10 @@ impl Platform {
             .env("HOME", self.home.path())
             .env_remove("XDG_CONFIG_HOME")
             .env("PAAS_API_URL", &self.api_url);
+        match &self.ca_file {
+            Some(ca) => cmd.env("PAAS_CA_FILE", ca),
+            None => cmd.env_remove("PAAS_CA_FILE"),
+        };
         match token {
             Some(t) => cmd.env("PAAS_TOKEN", t),
             None => cmd.env_remove("PAAS_TOKEN"),
@@ -260,16 +309,13 @@ impl Platform {
 
     /// `GET path` through the router with `Host: HOST` -> (status, body).
     pub fn get_via_router(&self, host: &str, path: &str) -> Result<(u16, String)> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(0)
-            .build()?;
-        let res = client
-            .get(format!("http://{}{path}", self.router_addr))
-            .header("Host", host)
-            .send()?;
-        let status = res.status().as_u16();
-        Ok((status, res.text()?))
+        get_via(self.router_addr, host, path)
+    }
+
+    /// The token routers on their own (`paasd router`) need, from the data dir.
+    pub fn router_token(&self) -> Result<String> {
+        let path = self.data_dir.path().join("secrets/router-token");
+        Ok(std::fs::read_to_string(path)?.trim().to_string())
     }
 
     /// An authenticated API request -> (status, JSON body).
@@ -280,7 +326,7 @@ impl Platform {
         token: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> Result<(u16, serde_json::Value)> {
-        let client = reqwest::blocking::Client::new();
+        let client = self.http_client().build()?;
         let mut req = client.request(method.parse()?, format!("{}{path}", self.api_url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -331,6 +377,20 @@ impl Platform {
     }
 }
 
+/// `GET path` from the router at `addr` with `Host: HOST` -> (status, body).
+pub fn get_via(addr: SocketAddr, host: &str, path: &str) -> Result<(u16, String)> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let res = client
+        .get(format!("http://{addr}{path}"))
+        .header("Host", host)
+        .send()?;
+    let status = res.status().as_u16();
+    Ok((status, res.text()?))
+}
+
 /// `paasd` with a clean environment: the given data dir and listeners, domain `localhost`, a
 /// fast reconcile loop.
 pub fn paasd_command(data_dir: &Path, api: SocketAddr, router: SocketAddr) -> Command {
@@ -372,10 +432,7 @@ impl Platform {
         let (Some(token), Some(_)) = (self.token.clone(), self.child.as_ref()) else {
             return;
         };
-        let Ok(client) = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-        else {
+        let Ok(client) = self.http_client().timeout(Duration::from_secs(60)).build() else {
             return;
         };
         let apps: Vec<serde_json::Value> = client

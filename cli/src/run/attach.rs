@@ -31,9 +31,11 @@ pub fn session(api_base: &Url, attach_url: &str, tty: bool) -> Result<i64> {
 }
 
 async fn relay(url: Url, tty: bool) -> Result<i64> {
-    let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .map_err(|e| connect_error(&url, e))?;
+    let connector = crate::tls::websocket_connector()?;
+    let (socket, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url.as_str(), None, false, connector)
+            .await
+            .map_err(|e| connect_error(&url, e))?;
     let (mut to_server, mut from_server) = socket.split();
 
     // Set only once connected, so an error before leaves the terminal as it was; restored on
@@ -204,7 +206,14 @@ fn connect_error(url: &Url, e: tungstenite::Error) -> anyhow::Error {
                 ),
             }
         }
-        e => anyhow!("cannot attach to {}: {e}", without_secret(url)),
+        e => match crate::tls::refused_certificate(&e) {
+            Some(reason) => anyhow!(
+                "cannot attach to {}: its certificate is not trusted: {reason}; {}",
+                without_secret(url),
+                crate::tls::UNTRUSTED_HINT
+            ),
+            None => anyhow!("cannot attach to {}: {e}", without_secret(url)),
+        },
     }
 }
 

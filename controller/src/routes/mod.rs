@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod process_settings;
 pub mod releases;
+pub mod router_feed;
 pub mod router_settings;
 pub mod routing;
 pub mod run;

@@ -1,6 +1,7 @@
 //! End to end through the real parts: paasd on free ports, the `paas` CLI, `git push` over
 //! HTTP, Docker builds and containers, requests through the router.
 
+mod api_tls;
 mod bad_input;
 mod buildpacks;
 mod canary;
@@ -10,6 +11,7 @@ mod engine;
 mod log_throughput;
 mod logs;
 mod metrics;
+mod parts;
 mod releases;
 mod restart;
 mod routing;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use paas_testkit::{eventually, free_addrs, paasd_command, Platform};
 
 /// Runs paasd expecting it to refuse to start; returns its output.
-fn refuses(configure: impl FnOnce(&mut std::process::Command)) -> Output {
+pub(crate) fn refuses(configure: impl FnOnce(&mut std::process::Command)) -> Output {
     let data = tempfile::tempdir().unwrap();
     let (api, router) = free_addrs();
     let mut cmd = paasd_command(data.path(), api, router);
@@ -26,7 +26,7 @@ fn refuses(configure: impl FnOnce(&mut std::process::Command)) -> Output {
 }
 
 #[track_caller]
-fn one_line_reason(out: &Output, needle: &str) {
+pub(crate) fn one_line_reason(out: &Output, needle: &str) {
     assert!(!out.status.success(), "exit status {:?}", out.status);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
