@@ -4,6 +4,7 @@
 pub mod error;
 pub mod metrics;
 pub mod names;
+pub mod private_file;
 pub mod router_feed;
 pub mod run;
 pub mod settings;

@@ -45,7 +45,7 @@ impl Keys {
                 std::fs::create_dir_all(&dir)?;
                 let mut bytes = vec![0u8; 64];
                 rand::thread_rng().fill_bytes(&mut bytes);
-                write_private(&path, &bytes)?;
+                paas_api::private_file::write(&path, &bytes)?;
                 bytes
             }
         };
@@ -73,18 +73,6 @@ impl Keys {
             .ok()
             .map(|d| d.claims.sub)
     }
-}
-
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {

@@ -47,7 +47,7 @@ impl RouterToken {
         rand::thread_rng().fill_bytes(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         std::fs::create_dir_all(data_dir.join("secrets"))?;
-        crate::auth::write_private(&path, format!("{token}\n").as_bytes())?;
+        paas_api::private_file::write(&path, format!("{token}\n").as_bytes())?;
         Ok(RouterToken(token))
     }
 

@@ -113,11 +113,7 @@ impl Sessions {
         let sessions: Vec<&Session> = map.values().collect();
         let result = serde_json::to_vec(&sessions)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| {
-                let tmp = file.with_extension("tmp");
-                write_private(&tmp, &bytes)?;
-                std::fs::rename(&tmp, file)
-            });
+            .and_then(|bytes| paas_api::private_file::replace(file, &bytes));
         if let Err(e) = result {
             tracing::warn!(file = %file.display(), error = %e,
                 "cannot save dashboard sessions; they last until paasd stops");
@@ -179,19 +175,6 @@ impl Sessions {
             .get_mut(id)
             .and_then(|s| s.flash.take())
     }
-}
-
-/// Writes `bytes` to a new file only its owner can read (it holds API tokens).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
 /// 32 random bytes, hex.

@@ -211,16 +211,7 @@ impl Platform {
     /// SIGTERM and wait: a clean stop.
     /// Returns whether paasd exited successfully.
     pub fn stop(&mut self) -> bool {
-        match self.child.take() {
-            Some(mut c) => {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(c.id().to_string())
-                    .status();
-                c.wait().map(|s| s.success()).unwrap_or(false)
-            }
-            None => false,
-        }
+        terminate(self.child.take())
     }
 
     pub fn restart(&mut self) -> Result<()> {
@@ -464,5 +455,19 @@ impl Drop for Platform {
         self.destroy_apps();
         self.kill();
         self.remove_containers();
+    }
+}
+
+/// SIGTERM to a process a test started, then wait; whether it exited successfully.
+pub(crate) fn terminate(child: Option<Child>) -> bool {
+    match child {
+        Some(mut c) => {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            c.wait().map(|s| s.success()).unwrap_or(false)
+        }
+        None => false,
     }
 }

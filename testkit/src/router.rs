@@ -85,16 +85,7 @@ impl RouterProcess {
 
     /// SIGTERM and wait; whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        match self.child.take() {
-            Some(mut c) => {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(c.id().to_string())
-                    .status();
-                c.wait().map(|s| s.success()).unwrap_or(false)
-            }
-            None => false,
-        }
+        crate::terminate(self.child.take())
     }
 }
 
