@@ -27,7 +27,7 @@ cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$WORK"
+	[ -n "${KEEP_CALLGRIND:-}" ] && cp "$WORK"/callgrind.out.* "$KEEP_CALLGRIND" 2>/dev/null; rm -rf "$WORK"
 }
 trap cleanup EXIT
 

@@ -15,6 +15,7 @@ use tokio::time::Sleep;
 use crate::access_log::{Failure, LogCtx, Outcome};
 use crate::client::{BodyReader, Conn};
 use crate::metrics::Series;
+use crate::proxy::ConnCtx;
 use crate::table::{AppEntry, UpstreamRef};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -205,6 +206,8 @@ pub(crate) struct ResponseBody {
     idle: Option<Idle>,
     sent: u64,
     finish: Option<Finish>,
+    /// Told when the body is out, so the connection's wait for its next head starts.
+    head: Option<Arc<ConnCtx>>,
 }
 
 impl ResponseBody {
@@ -214,6 +217,7 @@ impl ResponseBody {
             idle: None,
             sent: 0,
             finish: None,
+            head: None,
         }
     }
 
@@ -223,11 +227,16 @@ impl ResponseBody {
             idle: Some(Idle::new(idle)),
             sent: 0,
             finish: None,
+            head: None,
         }
     }
 
     pub(crate) fn set_finish(&mut self, finish: Finish) {
         self.finish = Some(finish);
+    }
+
+    pub(crate) fn restart_head_clock(&mut self, conn: Arc<ConnCtx>) {
+        self.head = Some(conn);
     }
 
     fn end(&mut self) {
@@ -309,6 +318,9 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         // The server may stop polling once `is_end_stream` says so.
         self.end();
+        if let Some(conn) = self.head.take() {
+            conn.head.restart();
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, SET_COOKIE};
 use http::uri::PathAndQuery;
-use http::{Request, Response, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::{Body, Incoming};
 use tracing::debug;
 
@@ -16,6 +16,7 @@ use crate::access_log::{Failure, LogCtx};
 use crate::body::{Finish, ProxyBody, ResponseBody};
 use crate::client::{self, Answer, Framing, Rest};
 use crate::forward::{forward, Forwarded};
+use crate::head_clock::HeadClock;
 use crate::headers::{self, ClientInfo, Outbound};
 use crate::host;
 use crate::pages;
@@ -27,12 +28,25 @@ use crate::{canary, upgrade};
 pub(crate) struct ConnCtx {
     pub(crate) router: Arc<Router>,
     pub(crate) client: ClientInfo,
+    /// HTTP/1.1: how long the connection has waited for its next request head.
+    pub(crate) head: HeadClock,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<ConnCtx>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    ctx.head.in_service();
+    let mut response = answer(&ctx, req).await;
+    // An upgraded connection leaves hyper; any other waits for its next head once this
+    // response is out.
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        response.body_mut().restart_head_clock(ctx);
+    }
+    Ok(response)
+}
+
+async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseBody> {
     let started = Instant::now();
     let router = &*ctx.router;
     let request_id = headers::request_id(req.headers());
@@ -43,7 +57,7 @@ pub(crate) async fn handle(
     let Some(entry) = entry else {
         router.metrics.unknown_host.fetch_add(1, Relaxed);
         debug!(request_id = ?request_id, host = ?req.headers().get(HOST), "no app at host");
-        return Ok(pages::no_such_app(host, &request_id));
+        return pages::no_such_app(host, &request_id);
     };
     let host = host.unwrap_or_default();
     // Only pay for the access log line when someone reads it.
@@ -76,21 +90,21 @@ pub(crate) async fn handle(
 
     if route.maintenance {
         let page = pages::maintenance(&entry.name, &request_id);
-        return Ok(finished(page, entry, finish, Some(Failure::Maintenance)));
+        return finished(page, entry, finish, Some(Failure::Maintenance));
     }
     if route.redirect_https && !ctx.client.tls {
         let page = redirect_to_https(router, host, req.uri(), &request_id);
-        return Ok(finished(page, entry, finish, None));
+        return finished(page, entry, finish, None);
     }
     let (pool, cookie) = canary::choose(&entry, req.headers());
     if pool.upstreams.is_empty() {
         let page = pages::no_web_processes(&entry.name, &request_id);
-        return Ok(finished(page, entry, finish, Some(Failure::NoProcesses)));
+        return finished(page, entry, finish, Some(Failure::NoProcesses));
     }
     if let Some(limit) = route.max_body_bytes {
         if declared_length(req.headers()).is_some_and(|n| n > limit) {
             let page = pages::too_large(&entry.name, limit, &request_id);
-            return Ok(finished(page, entry, finish, Some(Failure::BodyTooLarge)));
+            return finished(page, entry, finish, Some(Failure::BodyTooLarge));
         }
     }
 
@@ -128,7 +142,7 @@ pub(crate) async fn handle(
                 _ => pages::bad_gateway(&entry.name, &request_id),
             };
             finish.upstream = tried;
-            return Ok(finished(page, entry, finish, Some(failure)));
+            return finished(page, entry, finish, Some(failure));
         }
         Err(_) => {
             if let Some(upstream) = tried.and_then(|at| entry.upstream(at)) {
@@ -136,7 +150,7 @@ pub(crate) async fn handle(
             }
             let page = pages::gateway_timeout(&entry.name, timeout, &request_id);
             finish.upstream = tried;
-            return Ok(finished(page, entry, finish, Some(Failure::Timeout)));
+            return finished(page, entry, finish, Some(Failure::Timeout));
         }
     };
 
@@ -171,7 +185,7 @@ pub(crate) async fn handle(
     finish.counted = counted;
     finish.entry = Some(entry);
     body.set_finish(finish);
-    Ok(Response::from_parts(parts, body))
+    Response::from_parts(parts, body)
 }
 
 /// Attaches the request's bookkeeping to a page the router answers with.

@@ -22,6 +22,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::body::ResponseBody;
 use crate::error::RouterError;
+use crate::head_clock::HeadClock;
 use crate::headers::ClientInfo;
 use crate::proxy::{self, ConnCtx};
 use crate::router::{Router, RouterSettings};
@@ -45,6 +46,7 @@ pub async fn serve(
         let ctx = Arc::new(ConnCtx {
             router: Arc::clone(&router),
             client: ClientInfo::new(peer.ip(), port.clone(), false),
+            head: HeadClock::new(),
         });
         async move { serve_h1(TokioIo::new(stream), ctx, &settings, stop).await }
     })
@@ -71,6 +73,7 @@ pub async fn serve_tls(
         let ctx = Arc::new(ConnCtx {
             router: Arc::clone(&router),
             client: ClientInfo::new(peer.ip(), port.clone(), true),
+            head: HeadClock::new(),
         });
         let acceptor = acceptor.clone();
         async move {
@@ -153,23 +156,32 @@ async fn serve_h1<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let mut http = http1::Builder::new();
+    // The header read timeout is the connection's own HeadClock (cheaper than hyper's timer
+    // per request); hyper still needs a timer for its other waits.
     http.timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(settings.header_read_timeout)
+        .header_read_timeout(None::<Duration>)
         .max_header_size(settings.max_header_bytes);
     // hyper parses into a stack array of its default size; any other limit costs a heap
     // array per request.
     if settings.max_headers != HYPER_DEFAULT_MAX_HEADERS {
         http.max_headers(settings.max_headers);
     }
-    let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));
+    let service_ctx = Arc::clone(&ctx);
+    let service = service_fn(move |req| proxy::handle(Arc::clone(&service_ctx), req));
     let conn = http.serve_connection(io, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);
+    let limit = settings.header_read_timeout;
     let result = tokio::select! {
         result = conn.as_mut() => result,
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             conn.await
+        }
+        // No request is in flight: dropping the connection closes it, as hyper would.
+        () = ctx.head.expired(limit) => {
+            debug!(?limit, "client sent no complete request head in time; closing");
+            return;
         }
     };
     if let Err(err) = result {
@@ -245,14 +257,15 @@ impl Activity {
     }
 
     /// Resolves once nothing has moved for `idle`; one timer per connection, re-armed only
-    /// when it fires.
+    /// when it fires (between deadlines a poll is only the timer's).
     async fn idle_for(&self, idle: Duration) {
+        let mut deadline = self.epoch + idle;
         loop {
-            let quiet_since = self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed));
-            if quiet_since.elapsed() >= idle {
+            tokio::time::sleep_until(deadline).await;
+            deadline = self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed)) + idle;
+            if tokio::time::Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(quiet_since + idle).await;
         }
     }
 }

@@ -119,6 +119,27 @@ async fn slow_clients_are_cut_off_after_the_header_read_timeout() {
     let text = String::from_utf8_lossy(&rest);
     assert!(!text.contains("backend-web"), "{text}");
 
+    // A request that takes longer than the limit to answer is not cut: only waiting for a
+    // head counts, and the wait starts again after each response.
+    let mut slow = TcpStream::connect(r.addr).await.unwrap();
+    for _ in 0..2 {
+        slow.write_all(b"GET /slow HTTP/1.1\r\nHost: web.paas.test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("backend-web") {
+            let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut chunk))
+                .await
+                .expect("the slow answer arrives")
+                .unwrap();
+            assert!(n > 0, "connection closed while a request was answered");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // An idle keep-alive connection goes the same way.
     let mut stream = TcpStream::connect(r.addr).await.unwrap();
     stream
