@@ -3,9 +3,8 @@
 //!
 //! hyper can enforce this itself, but it allocates, arms and drops a timer for every request
 //! (~1,500 instructions, 6% of a proxied request). Here a request costs two stores and a clock
-//! read, and one timer per connection fires only at the deadlines; polling it on the
-//! connection's wake-ups is most of what is left (net: ~600 instructions a request saved,
-//! bench/router-instructions.sh).
+//! read, and one timer per connection fires only at the deadlines (polled only then, see
+//! [`gated`](crate::gate::gated)).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;

@@ -41,6 +41,7 @@ mod canary;
 mod client;
 mod error;
 mod forward;
+mod gate;
 mod head_clock;
 mod headers;
 mod host;

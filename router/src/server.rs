@@ -22,6 +22,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::body::ResponseBody;
 use crate::error::RouterError;
+use crate::gate::gated;
 use crate::head_clock::HeadClock;
 use crate::headers::ClientInfo;
 use crate::proxy::{self, ConnCtx};
@@ -174,12 +175,12 @@ async fn serve_h1<I>(
     let limit = settings.header_read_timeout;
     let result = tokio::select! {
         result = conn.as_mut() => result,
-        _ = stop.changed() => {
+        _ = gated(stop.changed()) => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
         // No request is in flight: dropping the connection closes it, as hyper would.
-        () = ctx.head.expired(limit) => {
+        () = gated(ctx.head.expired(limit)) => {
             debug!(?limit, "client sent no complete request head in time; closing");
             return;
         }
@@ -208,11 +209,11 @@ async fn serve_h2<I>(
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         result = conn.as_mut() => result,
-        _ = stop.changed() => {
+        _ = gated(stop.changed()) => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
-        () = activity.idle_for(idle) => {
+        () = gated(activity.idle_for(idle)) => {
             debug!(?idle, "HTTP/2 client connection idle; closing it");
             conn.as_mut().graceful_shutdown();
             conn.await
