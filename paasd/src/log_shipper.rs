@@ -48,9 +48,21 @@ pub struct Shipper {
 }
 
 impl Shipper {
-    pub fn abort(&self) {
-        for task in &self.tasks {
-            task.abort();
+    /// At shutdown: takes the lines already logged, then gives the controller up to `within`
+    /// to receive what is buffered (a router stopping should not lose its last requests' lines).
+    pub async fn finish(self, within: Duration) {
+        let [intake, send] = self.tasks;
+        // Lines of the last requests may still be in the broadcast channel.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        intake.abort();
+        let _ = intake.await;
+        // With the intake gone the buffer closes, and the sender returns once it is empty.
+        let abort = send.abort_handle();
+        if tokio::time::timeout(within, send).await.is_err() {
+            abort.abort();
+            tracing::warn!(
+                "access log lines still buffered at shutdown are lost: the controller did not take them"
+            );
         }
     }
 }

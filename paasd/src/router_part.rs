@@ -85,6 +85,6 @@ pub async fn run(config: Config, args: &RouterArgs) -> anyhow::Result<()> {
     poll.abort();
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), listeners.shutdown()).await;
-    shipper.abort();
+    shipper.finish(Duration::from_secs(3)).await;
     Ok(())
 }

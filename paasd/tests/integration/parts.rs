@@ -159,11 +159,18 @@ fn controller_and_router_run_as_separate_processes() {
             router.log()
         )
     });
+    // A request served right before the router stops still reaches the app's log.
+    assert_eq!(router.get(host, "/?last-words").unwrap().0, 200);
     assert!(
         router.stop(),
         "the router exits 0 on SIGTERM: {}",
         router.log()
     );
+    eventually(Duration::from_secs(20), || {
+        let logs = text(&p.paas(&["logs", "--source", "router", "-a", "parts"]));
+        logs.contains("/?last-words").then_some(()).ok_or(None)
+    })
+    .unwrap_or_else(|e| panic!("the stopping router's last line was lost: {e}"));
     // Dropping `p` destroys the app and removes its containers.
 }
 
