@@ -73,8 +73,9 @@ run_tests() {
 main() {
 	step "Host packages"
 	# Peers only the tests talk to: a real syslog server receives log drains;
-	# a real headless Chromium (driven through chromedriver) uses the dashboard.
-	PAAS_PACKAGES+=(rsyslog chromium chromium-driver)
+	# a real headless Chromium (driven through chromedriver) uses the dashboard;
+	# a throwaway PostgreSQL server backs the postgres:// controller database tests.
+	PAAS_PACKAGES+=(rsyslog chromium chromium-driver postgresql)
 	ensure_packages
 	step "Docker engine"
 	ensure_dockerd

@@ -74,7 +74,8 @@ pub struct Config {
     #[arg(long, env = "PAAS_DOMAIN", default_value = "localhost", global = true)]
     pub domain: String,
 
-    /// sqlite://PATH [default: sqlite://DATA_DIR/paas.db].
+    /// sqlite://PATH, or postgres://USER:PASSWORD@HOST:PORT/DB for a shared controller database
+    /// [default: sqlite://DATA_DIR/paas.db].
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 

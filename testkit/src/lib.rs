@@ -4,6 +4,7 @@
 //! every container it started.
 
 mod git;
+mod postgres;
 mod router;
 mod wait;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 pub use git::{commit_all, copy_example, examples_dir, git};
+pub use postgres::Postgres;
 pub use router::RouterProcess;
 pub use wait::eventually;
 

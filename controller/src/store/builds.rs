@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BuildRow {
@@ -37,9 +37,9 @@ impl Store {
     ) -> Result<BuildRow, StoreError> {
         let id = new_id();
         let now = Utc::now();
-        sqlx::query(
+        on_pool!(self, pool => sqlx::query(
             "INSERT INTO builds (id, app_id, user_id, status, commit_sha, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6)",
         )
         .bind(&id)
         .bind(app_id)
@@ -47,8 +47,9 @@ impl Store {
         .bind(commit)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(drop))?;
         self.build_by_id(&id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("build {id} vanished after insert")))
@@ -64,36 +65,37 @@ impl Store {
     ) -> Result<(), StoreError> {
         let types =
             serde_json::to_string(process_types).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "UPDATE builds SET status = ?, image = ?, process_types = ?, output = ?, updated_at = ? WHERE id = ?",
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE builds SET status = $1, image = $2, process_types = $3, output = $4, updated_at = $5 WHERE id = $6",
         )
         .bind(if succeeded { "succeeded" } else { "failed" })
         .bind(image)
-        .bind(types)
+        .bind(&types)
         .bind(output)
         .bind(Utc::now())
         .bind(id)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(drop))?;
         Ok(())
     }
 
     pub async fn build_by_id(&self, id: &str) -> Result<Option<BuildRow>, StoreError> {
-        Ok(
-            sqlx::query_as(&format!("{SELECT_BUILD} WHERE builds.id = ?"))
+        on_pool!(self, pool => Ok(
+            sqlx::query_as(&format!("{SELECT_BUILD} WHERE builds.id = $1"))
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(pool)
                 .await?,
-        )
+        ))
     }
 
     pub async fn list_builds(&self, app_id: &str) -> Result<Vec<BuildRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_BUILD} WHERE builds.app_id = ? ORDER BY builds.created_at"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_BUILD} WHERE builds.app_id = $1 ORDER BY builds.created_at"
         ))
         .bind(app_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 }
 
@@ -101,11 +103,12 @@ impl Store {
     /// The build's image was removed from the engine (collected); the build can no longer be
     /// rolled back to.
     pub async fn forget_build_image(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE builds SET image = NULL, updated_at = ? WHERE id = ?")
+        on_pool!(self, pool => sqlx::query("UPDATE builds SET image = NULL, updated_at = $1 WHERE id = $2")
             .bind(Utc::now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await
+            .map(drop))?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CollaboratorRow {
@@ -18,13 +18,13 @@ const SELECT_COLLABORATOR: &str =
 
 impl Store {
     pub async fn is_collaborator(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM collaborators WHERE app_id = ? AND user_id = ?",
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM collaborators WHERE app_id = $1 AND user_id = $2",
         )
         .bind(app_id)
         .bind(user_id)
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(pool)
+        .await?);
         Ok(n > 0)
     }
 
@@ -32,12 +32,12 @@ impl Store {
         &self,
         app_id: &str,
     ) -> Result<Vec<CollaboratorRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_COLLABORATOR} WHERE collaborators.app_id = ? ORDER BY users.name"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_COLLABORATOR} WHERE collaborators.app_id = $1 ORDER BY users.name"
         ))
         .bind(app_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     pub async fn add_collaborator(
@@ -55,16 +55,17 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        sqlx::query(
-            "INSERT INTO collaborators (id, app_id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO collaborators (id, app_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&row.id)
         .bind(app_id)
         .bind(user_id)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(drop))
         .map_err(|e| StoreError::conflict(e, format!("collaborator {user_name:?}")))?;
         Ok(row)
     }
@@ -75,11 +76,12 @@ impl Store {
         app_id: &str,
         user_id: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM collaborators WHERE app_id = ? AND user_id = ?")
+        let removed = on_pool!(self, pool => sqlx::query("DELETE FROM collaborators WHERE app_id = $1 AND user_id = $2")
             .bind(app_id)
             .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(removed > 0)
     }
 }

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, on_tx, Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FormationRow {
@@ -15,12 +15,12 @@ pub struct FormationRow {
 
 impl Store {
     pub async fn formation(&self, app_id: &str) -> Result<Vec<FormationRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM formations WHERE app_id = ? ORDER BY type")
+        on_pool!(self, pool => Ok(
+            sqlx::query_as("SELECT * FROM formations WHERE app_id = $1 ORDER BY type")
                 .bind(app_id)
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?,
-        )
+        ))
     }
 
     /// Adds rows for process types seen for the first time: `web` starts at 1 (the first deploy
@@ -31,20 +31,22 @@ impl Store {
         types: &[String],
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        for t in types {
-            sqlx::query(
-                "INSERT INTO formations (id, app_id, type, quantity, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, type) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(app_id)
-            .bind(t)
-            .bind(i64::from(t == "web"))
-            .bind(now)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        }
+        on_pool!(self, pool => {
+            for t in types {
+                sqlx::query(
+                    "INSERT INTO formations (id, app_id, type, quantity, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (app_id, type) DO NOTHING",
+                )
+                .bind(new_id())
+                .bind(app_id)
+                .bind(t)
+                .bind(i64::from(t == "web"))
+                .bind(now)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            }
+        });
         Ok(())
     }
 
@@ -55,22 +57,24 @@ impl Store {
         updates: &[(String, i64)],
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
-        for (t, q) in updates {
-            sqlx::query(
-                "INSERT INTO formations (id, app_id, type, quantity, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (app_id, type) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
-            )
-            .bind(new_id())
-            .bind(app_id)
-            .bind(t)
-            .bind(q)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, conn => {
+            for (t, q) in updates {
+                sqlx::query(
+                    "INSERT INTO formations (id, app_id, type, quantity, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (app_id, type) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+                )
+                .bind(new_id())
+                .bind(app_id)
+                .bind(t)
+                .bind(q)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+        });
         tx.commit().await?;
         Ok(())
     }

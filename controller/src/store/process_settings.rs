@@ -1,6 +1,6 @@
 use chrono::Utc;
 
-use super::{Store, StoreError};
+use super::{on_pool, on_tx, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProcessSettingsRow {
@@ -34,13 +34,13 @@ impl Store {
         &self,
         app_id: &str,
     ) -> Result<Vec<ProcessSettingsRow>, StoreError> {
-        Ok(sqlx::query_as(
+        on_pool!(self, pool => Ok(sqlx::query_as(
             "SELECT type, memory_bytes, nano_cpus, health_path, health_attempts, health_interval_ms, \
-             health_timeout_ms FROM process_settings WHERE app_id = ? ORDER BY type",
+             health_timeout_ms FROM process_settings WHERE app_id = $1 ORDER BY type",
         )
         .bind(app_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     /// Replaces the settings of the given types; all or nothing.
@@ -49,12 +49,12 @@ impl Store {
         app_id: &str,
         rows: &[ProcessSettingsRow],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for r in rows {
+        let mut tx = self.begin().await?;
+        on_tx!(&mut tx, conn => for r in rows {
             sqlx::query(
                 "INSERT INTO process_settings (app_id, type, memory_bytes, nano_cpus, health_path, \
                  health_attempts, health_interval_ms, health_timeout_ms, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (app_id, type) DO UPDATE SET memory_bytes = excluded.memory_bytes, \
                  nano_cpus = excluded.nano_cpus, health_path = excluded.health_path, \
                  health_attempts = excluded.health_attempts, health_interval_ms = excluded.health_interval_ms, \
@@ -69,9 +69,9 @@ impl Store {
             .bind(r.health_interval_ms)
             .bind(r.health_timeout_ms)
             .bind(Utc::now())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        }
+        });
         tx.commit().await?;
         Ok(())
     }

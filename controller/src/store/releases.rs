@@ -1,10 +1,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::config::{patch_config, read_config, replace_config};
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, on_tx, Store, StoreError, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReleaseRow {
@@ -43,21 +42,21 @@ const CURRENT: &str = "releases.status = 'succeeded'";
 
 impl Store {
     pub async fn list_releases(&self, app_id: &str) -> Result<Vec<ReleaseRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_RELEASE} WHERE releases.app_id = ? ORDER BY releases.version"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_RELEASE} WHERE releases.app_id = $1 ORDER BY releases.version"
         ))
         .bind(app_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await?))
     }
 
     pub async fn current_release(&self, app_id: &str) -> Result<Option<ReleaseRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_RELEASE} WHERE releases.app_id = ? AND {CURRENT} ORDER BY releases.version DESC LIMIT 1"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_RELEASE} WHERE releases.app_id = $1 AND {CURRENT} ORDER BY releases.version DESC LIMIT 1"
         ))
         .bind(app_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(pool)
+        .await?))
     }
 
     pub async fn release_by_version(
@@ -65,13 +64,13 @@ impl Store {
         app_id: &str,
         version: i64,
     ) -> Result<Option<ReleaseRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_RELEASE} WHERE releases.app_id = ? AND releases.version = ?"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_RELEASE} WHERE releases.app_id = $1 AND releases.version = $2"
         ))
         .bind(app_id)
         .bind(version)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(pool)
+        .await?))
     }
 
     pub async fn release_by_id(
@@ -79,22 +78,23 @@ impl Store {
         app_id: &str,
         id: &str,
     ) -> Result<Option<ReleaseRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "{SELECT_RELEASE} WHERE releases.app_id = ? AND releases.id = ?"
+        on_pool!(self, pool => Ok(sqlx::query_as(&format!(
+            "{SELECT_RELEASE} WHERE releases.app_id = $1 AND releases.id = $2"
         ))
         .bind(app_id)
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(pool)
+        .await?))
     }
 
     pub async fn set_release_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE releases SET status = ?, updated_at = ? WHERE id = ?")
+        on_pool!(self, pool => sqlx::query("UPDATE releases SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status)
             .bind(Utc::now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
@@ -104,7 +104,8 @@ impl Store {
         app_id: &str,
         new: NewRelease<'_>,
     ) -> Result<ReleaseRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
+        lock_app(&mut tx, app_id).await?;
         let config = read_config(&mut tx, app_id).await?;
         let row = insert_release(&mut tx, app_id, &config, new).await?;
         tx.commit().await?;
@@ -120,14 +121,15 @@ impl Store {
         description: String,
         user_id: &str,
     ) -> Result<ReleaseRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let build_id: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT build_id FROM releases WHERE app_id = ? AND {CURRENT} ORDER BY version DESC LIMIT 1"
+        let mut tx = self.begin().await?;
+        lock_app(&mut tx, app_id).await?;
+        let build_id: Option<String> = on_tx!(&mut tx, conn => sqlx::query_scalar(&format!(
+            "SELECT build_id FROM releases WHERE app_id = $1 AND {CURRENT} ORDER BY version DESC LIMIT 1"
         ))
         .bind(app_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?
-        .flatten();
+        .flatten());
         patch_config(&mut tx, app_id, patch).await?;
         let config = read_config(&mut tx, app_id).await?;
         let new = NewRelease {
@@ -147,7 +149,8 @@ impl Store {
         target: &ReleaseRow,
         user_id: &str,
     ) -> Result<ReleaseRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
+        lock_app(&mut tx, app_id).await?;
         let config = target.config();
         replace_config(&mut tx, app_id, &config).await?;
         let new = NewRelease {
@@ -167,17 +170,33 @@ impl Store {
     }
 }
 
+/// Called first in every transaction that makes a release. Postgres (read committed) would let
+/// two of them read the same MAX(version) and the same config, and then one fails on the unique
+/// (app_id, version); holding the app row serialises them per app. SQLite has a single writer.
+/// `NO KEY UPDATE` so that inserts referencing the app (which take a key-share lock) go on.
+async fn lock_app(tx: &mut Tx, app_id: &str) -> Result<(), StoreError> {
+    if tx.is_postgres() {
+        on_tx!(tx, conn => sqlx::query("SELECT id FROM apps WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(app_id)
+            .execute(&mut *conn)
+            .await
+            .map(drop))?;
+    }
+    Ok(())
+}
+
 async fn insert_release(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     app_id: &str,
     config: &BTreeMap<String, String>,
     new: NewRelease<'_>,
 ) -> Result<ReleaseRow, StoreError> {
-    let version: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = ?")
-            .bind(app_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let version: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = $1",
+    )
+    .bind(app_id)
+    .fetch_one(&mut *conn)
+    .await?);
     let now = Utc::now();
     let config = serde_json::to_string(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = ReleaseRow {
@@ -193,9 +212,9 @@ async fn insert_release(
         created_at: now,
         updated_at: now,
     };
-    sqlx::query(
+    on_tx!(tx, conn => sqlx::query(
         "INSERT INTO releases (id, app_id, version, build_id, config, description, status, user_id, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&row.id)
     .bind(app_id)
@@ -208,6 +227,7 @@ async fn insert_release(
     .bind(now)
     .bind(now)
     .execute(&mut *conn)
-    .await?;
+    .await
+    .map(drop))?;
     Ok(row)
 }

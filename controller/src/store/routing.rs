@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DomainRow {
@@ -30,18 +30,18 @@ impl CertificateRow {
 
 impl Store {
     pub async fn all_domains(&self) -> Result<Vec<DomainRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM domains ORDER BY hostname")
-            .fetch_all(&self.pool)
-            .await?)
+        on_pool!(self, pool => Ok(sqlx::query_as("SELECT * FROM domains ORDER BY hostname")
+            .fetch_all(pool)
+            .await?))
     }
 
     pub async fn domains(&self, app_id: &str) -> Result<Vec<DomainRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM domains WHERE app_id = ? ORDER BY hostname")
+        on_pool!(self, pool => Ok(
+            sqlx::query_as("SELECT * FROM domains WHERE app_id = $1 ORDER BY hostname")
                 .bind(app_id)
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?,
-        )
+        ))
     }
 
     /// Hostnames are unique across every app.
@@ -52,41 +52,47 @@ impl Store {
             hostname: hostname.to_string(),
             created_at: Utc::now(),
         };
-        sqlx::query("INSERT INTO domains (id, app_id, hostname, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&row.id)
-            .bind(app_id)
-            .bind(hostname)
-            .bind(row.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StoreError::conflict(e, format!("domain {hostname:?}")))?;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO domains (id, app_id, hostname, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&row.id)
+        .bind(app_id)
+        .bind(hostname)
+        .bind(row.created_at)
+        .execute(pool)
+        .await
+        .map(drop))
+        .map_err(|e| StoreError::conflict(e, format!("domain {hostname:?}")))?;
         Ok(row)
     }
 
     pub async fn remove_domain(&self, app_id: &str, hostname: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM domains WHERE app_id = ? AND hostname = ?")
-            .bind(app_id)
-            .bind(hostname)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let removed = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM domains WHERE app_id = $1 AND hostname = $2",
+        )
+        .bind(app_id)
+        .bind(hostname)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(removed > 0)
     }
 
     pub async fn all_certificates(&self) -> Result<Vec<CertificateRow>, StoreError> {
-        Ok(
+        on_pool!(self, pool => Ok(
             sqlx::query_as("SELECT * FROM certificates ORDER BY created_at")
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?,
-        )
+        ))
     }
 
     pub async fn certificates(&self, app_id: &str) -> Result<Vec<CertificateRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT * FROM certificates WHERE app_id = ? ORDER BY created_at")
+        on_pool!(self, pool => Ok(
+            sqlx::query_as("SELECT * FROM certificates WHERE app_id = $1 ORDER BY created_at")
                 .bind(app_id)
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?,
-        )
+        ))
     }
 
     pub async fn add_certificate(
@@ -106,8 +112,9 @@ impl Store {
             not_after,
             created_at: Utc::now(),
         };
-        sqlx::query(
-            "INSERT INTO certificates (id, app_id, cert_pem, key_pem, names, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO certificates (id, app_id, cert_pem, key_pem, names, not_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&row.id)
         .bind(app_id)
@@ -116,18 +123,22 @@ impl Store {
         .bind(&row.names)
         .bind(row.not_after)
         .bind(row.created_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(drop))?;
         Ok(row)
     }
 
     pub async fn remove_certificate(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM certificates WHERE app_id = ? AND id = ?")
-            .bind(app_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let removed = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM certificates WHERE app_id = $1 AND id = $2",
+        )
+        .bind(app_id)
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(removed > 0)
     }
 
     /// Starts (`Some((release, weight))`) or ends a canary.
@@ -136,35 +147,42 @@ impl Store {
         app_id: &str,
         canary: Option<(i64, i64)>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE apps SET canary_release = ?, canary_weight = ?, updated_at = ? WHERE id = ?",
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE apps SET canary_release = $1, canary_weight = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(canary.map(|c| c.0))
         .bind(canary.map(|c| c.1).unwrap_or(0))
         .bind(Utc::now())
         .bind(app_id)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(drop))?;
         Ok(())
     }
 
     pub async fn set_router_settings(&self, app_id: &str, json: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE apps SET router_settings = ?, updated_at = ? WHERE id = ?")
-            .bind(json)
-            .bind(Utc::now())
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE apps SET router_settings = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(json)
+        .bind(Utc::now())
+        .bind(app_id)
+        .execute(pool)
+        .await
+        .map(drop))?;
         Ok(())
     }
 
     pub async fn set_maintenance(&self, app_id: &str, on: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE apps SET maintenance = ?, updated_at = ? WHERE id = ?")
-            .bind(on)
-            .bind(Utc::now())
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE apps SET maintenance = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(on)
+        .bind(Utc::now())
+        .bind(app_id)
+        .execute(pool)
+        .await
+        .map(drop))?;
         Ok(())
     }
 }

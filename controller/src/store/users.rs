@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{new_id, Store, StoreError};
+use super::{new_id, on_pool, on_tx, Store, StoreError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -20,10 +20,18 @@ impl Store {
         password_hash: &str,
         admin_if_first: bool,
     ) -> Result<UserRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        if tx.is_postgres() {
+            // Postgres (read committed) would let two transactions both count zero users; this
+            // lock makes the second wait for the first. SQLite allows one writer at a time.
+            on_tx!(&mut tx, conn => sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *conn)
+                .await
+                .map(drop))?;
+        }
+        let count: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *conn)
+            .await?);
         let row = UserRow {
             id: new_id(),
             name: name.to_string(),
@@ -31,44 +39,45 @@ impl Store {
             admin: admin_if_first && count == 0,
             created_at: Utc::now(),
         };
-        sqlx::query(
-            "INSERT INTO users (id, name, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+        on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO users (id, name, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&row.id)
         .bind(&row.name)
         .bind(&row.password_hash)
         .bind(row.admin)
         .bind(row.created_at)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
+        .map(drop))
         .map_err(|e| StoreError::conflict(e, format!("user {name:?}")))?;
         tx.commit().await?;
         Ok(row)
     }
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
+        on_pool!(self, pool => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(pool)
+            .await?))
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM users WHERE name = ?")
+        on_pool!(self, pool => Ok(sqlx::query_as("SELECT * FROM users WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(pool)
+            .await?))
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM users WHERE id = ?")
+        on_pool!(self, pool => Ok(sqlx::query_as("SELECT * FROM users WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(pool)
+            .await?))
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM users ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?)
+        on_pool!(self, pool => Ok(sqlx::query_as("SELECT * FROM users ORDER BY name")
+            .fetch_all(pool)
+            .await?))
     }
 }

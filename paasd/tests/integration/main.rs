@@ -12,6 +12,7 @@ mod log_throughput;
 mod logs;
 mod metrics;
 mod parts;
+mod postgres;
 mod releases;
 mod restart;
 mod routing;
