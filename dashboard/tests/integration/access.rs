@@ -143,6 +143,31 @@ fn sessions_cookies_and_csrf_over_http() -> Result<()> {
 }
 
 #[test]
+fn over_https_cookies_are_secure_and_the_dashboard_works_in_the_browser() -> Result<()> {
+    let mut p = Platform::start_tls(&[]).expect("paasd starts with TLS");
+    p.register_admin()?;
+    ok(&p, p.paas(&["apps:create", "tlsapp"]));
+    assert!(p.api_url.starts_with("https://"), "{}", p.api_url);
+
+    let mut admin = Dash::new(&p);
+    let cookie = admin.sign_in("admin", "admin-password")?;
+    assert!(cookie.contains("; Secure"), "over https: {cookie}");
+    let page = admin.get("/dashboard/apps")?.text()?;
+    assert!(page.contains("tlsapp"), "{page}");
+
+    // The browser gets through the platform's self-signed certificate only because this test
+    // tells it to; the pages, forms and their API calls (over paasd's loopback listener) work.
+    let b = Browser::start_with(&p.api_url, &["--ignore-certificate-errors"])?;
+    b.sign_in("admin", "admin-password")?;
+    b.wait_for(".app-card[data-app='tlsapp']")?;
+    b.fill("new-app", "overtls")?;
+    b.click("#create button[type=submit]")?;
+    b.wait_for_text(".flash", "overtls")?;
+    assert!(app_exists(&p, "overtls"));
+    Ok(())
+}
+
+#[test]
 fn a_sign_in_outlives_a_restart_of_paasd() -> Result<()> {
     let mut p = two_users();
     let mut bob = Dash::new(&p);

@@ -50,6 +50,11 @@ fn free_port() -> Result<u16> {
 impl Browser {
     /// Starts chromedriver on a free port and a fresh Chromium profile.
     pub fn start(base: &str) -> Result<Browser> {
+        Browser::start_with(base, &[])
+    }
+
+    /// Like [`Browser::start`], with Chromium flags of the test's own.
+    pub fn start_with(base: &str, extra_args: &[&str]) -> Result<Browser> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -74,6 +79,7 @@ impl Browser {
             browser.profile.path().display()
         ));
         args.push(format!("--window-size={},{}", DESKTOP.0, DESKTOP.1));
+        args.extend(extra_args.iter().map(|a| a.to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),

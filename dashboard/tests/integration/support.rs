@@ -92,13 +92,17 @@ pub fn csrf_in(page: &str) -> Option<String> {
 
 impl Dash {
     pub fn new(p: &Platform) -> Dash {
+        let mut http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(120));
+        // A platform serving its API over TLS: trust its certificate.
+        if let Some(ca) = &p.ca_file {
+            let pem = std::fs::read(ca).expect("the platform's certificate");
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
         Dash {
             base: p.api_url.clone(),
-            http: Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(120))
-                .build()
-                .unwrap(),
+            http: http.build().unwrap(),
             session: None,
             csrf: None,
         }
