@@ -319,7 +319,7 @@ impl Drop for ResponseBody {
         // The server may stop polling once `is_end_stream` says so.
         self.end();
         if let Some(conn) = self.head.take() {
-            conn.head.restart();
+            conn.deadlines.restart();
         }
     }
 }

@@ -15,8 +15,8 @@ use tracing::debug;
 use crate::access_log::{Failure, LogCtx};
 use crate::body::{Finish, ProxyBody, ResponseBody};
 use crate::client::{self, Answer, Framing, Rest};
+use crate::deadlines::Deadlines;
 use crate::forward::{forward, Forwarded};
-use crate::head_clock::HeadClock;
 use crate::headers::{self, ClientInfo, Outbound};
 use crate::host;
 use crate::pages;
@@ -28,15 +28,15 @@ use crate::{canary, upgrade};
 pub(crate) struct ConnCtx {
     pub(crate) router: Arc<Router>,
     pub(crate) client: ClientInfo,
-    /// HTTP/1.1: how long the connection has waited for its next request head.
-    pub(crate) head: HeadClock,
+    /// HTTP/1.1: the waits for the next request head and for the process's response head.
+    pub(crate) deadlines: Deadlines,
 }
 
 pub(crate) async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    ctx.head.in_service();
+    ctx.deadlines.in_service();
     let mut response = answer(&ctx, req).await;
     // An upgraded connection leaves hyper; any other waits for its next head once this
     // response is out.
@@ -46,8 +46,12 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
+/// The response head did not come in time.
+struct TimedOut;
+
 async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseBody> {
     let started = Instant::now();
+    let http2 = req.version() == Version::HTTP_2;
     let router = &*ctx.router;
     let request_id = headers::request_id(req.headers());
 
@@ -117,11 +121,26 @@ async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseB
 
     let timeout = route.timeouts.response;
     let mut tried = None;
-    let forwarded = tokio::time::timeout(
-        timeout.saturating_sub(started.elapsed()),
-        forward(router, &entry, pool, outgoing, asks_upgrade, &mut tried),
-    )
-    .await;
+    let forwarding = forward(router, &entry, pool, outgoing, asks_upgrade, &mut tried);
+    let forwarded = if http2 {
+        // Each HTTP/2 stream is a task of its own, out of the connection watchdog's reach.
+        tokio::time::timeout(timeout.saturating_sub(started.elapsed()), forwarding)
+            .await
+            .map_err(|_| TimedOut)
+    } else {
+        let deadlines = &ctx.deadlines;
+        deadlines.expect_response_by(started + timeout);
+        let mut forwarding = std::pin::pin!(forwarding);
+        let forwarded = std::future::poll_fn(|cx| {
+            if deadlines.response_overdue() {
+                return std::task::Poll::Ready(Err(TimedOut));
+            }
+            std::future::Future::poll(forwarding.as_mut(), cx).map(Ok)
+        })
+        .await;
+        deadlines.response_head_arrived();
+        forwarded
+    };
     let Forwarded {
         answer,
         at,

@@ -21,9 +21,9 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
 
 use crate::body::ResponseBody;
+use crate::deadlines::Deadlines;
 use crate::error::RouterError;
 use crate::gate::gated;
-use crate::head_clock::HeadClock;
 use crate::headers::ClientInfo;
 use crate::proxy::{self, ConnCtx};
 use crate::router::{Router, RouterSettings};
@@ -47,7 +47,7 @@ pub async fn serve(
         let ctx = Arc::new(ConnCtx {
             router: Arc::clone(&router),
             client: ClientInfo::new(peer.ip(), port.clone(), false),
-            head: HeadClock::new(),
+            deadlines: Deadlines::new(),
         });
         async move { serve_h1(TokioIo::new(stream), ctx, &settings, stop).await }
     })
@@ -74,7 +74,7 @@ pub async fn serve_tls(
         let ctx = Arc::new(ConnCtx {
             router: Arc::clone(&router),
             client: ClientInfo::new(peer.ip(), port.clone(), true),
-            head: HeadClock::new(),
+            deadlines: Deadlines::new(),
         });
         let acceptor = acceptor.clone();
         async move {
@@ -157,8 +157,8 @@ async fn serve_h1<I>(
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let mut http = http1::Builder::new();
-    // The header read timeout is the connection's own HeadClock (cheaper than hyper's timer
-    // per request); hyper still needs a timer for its other waits.
+    // The header read timeout is the connection's own (see `Deadlines`: cheaper than hyper's
+    // timer per request); hyper still needs a timer for its other waits.
     http.timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(None::<Duration>)
@@ -180,7 +180,7 @@ async fn serve_h1<I>(
             conn.await
         }
         // No request is in flight: dropping the connection closes it, as hyper would.
-        () = gated(ctx.head.expired(limit)) => {
+        () = gated(ctx.deadlines.watch(limit)) => {
             debug!(?limit, "client sent no complete request head in time; closing");
             return;
         }
