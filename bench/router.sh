@@ -9,6 +9,9 @@
 # against each back to back, ROUNDS times; the table shows medians. Everything started here
 # is stopped on exit. Loopback only.
 #
+# "floor" is a yardstick, not a proxy: the least a keep-alive proxy on tokio does per request
+# (bench_router floor: no routing, no header rewriting, no timeouts).
+#
 # "paas" runs the router as `serve_threads` does (a single-threaded runtime and SO_REUSEPORT
 # listener per thread, like nginx's workers); "paas-shared" runs `serve` in one multi-threaded
 # runtime (how paasd embeds it by default).
@@ -27,8 +30,8 @@ SOAK=${SOAK:-300}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/paas-target}
 HOST=web.bench.test
 BACKENDS=(18081 18082 18083)
-declare -A PORT=([direct]=18081 [nginx]=18090 [haproxy]=18091 [paas]=18092 [paas-shared]=18093)
-TARGETS=(direct nginx haproxy paas paas-shared)
+declare -A PORT=([direct]=18081 [nginx]=18090 [haproxy]=18091 [paas]=18092 [paas-shared]=18093 [floor]=18095)
+TARGETS=(direct nginx haproxy paas paas-shared floor)
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -223,6 +226,9 @@ main() {
 	local paas_pid=${PID[paas]}
 	start paas-shared "$bin" router "127.0.0.1:${PORT[paas-shared]}" --table "$WORK/routes.txt" \
 		--threads "$THREADS" --mode shared
+	local backend_addrs=()
+	for port in "${BACKENDS[@]}"; do backend_addrs+=("127.0.0.1:$port"); done
+	start floor "$bin" floor "127.0.0.1:${PORT[floor]}" --threads "$THREADS" "${backend_addrs[@]}"
 	for target in "${TARGETS[@]}"; do wait_port "${PORT[$target]}"; done
 
 	local target

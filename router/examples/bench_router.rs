@@ -5,7 +5,13 @@
 //! bench_router backend 127.0.0.1:18081
 //! bench_router router 127.0.0.1:18080 --table routes.txt [--domain bench.test] [--threads 2]
 //!                     [--mode shared|per-thread]
+//! bench_router floor 127.0.0.1:18085 --threads 2 BACKEND...
 //! ```
+//!
+//! `floor` is the least an HTTP/1.1 keep-alive proxy on tokio does per request, as a yardstick
+//! rather than a proxy: no routing, no header rewriting, no timeouts, GET with Content-Length
+//! answers only. It reads a request head, writes it to a pooled connection to the next backend,
+//! and copies the answer back.
 //!
 //! A table file has one app per line: `NAME ADDR [ADDR ...]`.
 //! `--mode shared` runs one multi-threaded runtime with one listener; `per-thread` runs a
@@ -43,6 +49,16 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(backend(addr))
+        }
+        Some("floor") => {
+            let addr: SocketAddr = args.get(1).context("floor ADDR")?.parse()?;
+            let threads: usize = flag("--threads").map_or(Ok(2), |t| t.parse())?;
+            let backends = args[2..]
+                .iter()
+                .filter(|a| a.contains(':'))
+                .map(|a| a.parse())
+                .collect::<Result<Vec<SocketAddr>, _>>()?;
+            floor::run(addr, threads, backends)
         }
         Some("router") => {
             let addr: SocketAddr = args.get(1).context("router ADDR")?.parse()?;
@@ -118,5 +134,120 @@ async fn backend(addr: SocketAddr) -> anyhow::Result<()> {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+mod floor {
+    use std::cell::{Cell, RefCell};
+    use std::net::SocketAddr;
+    use std::rc::Rc;
+
+    use anyhow::Context;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    pub fn run(addr: SocketAddr, threads: usize, backends: Vec<SocketAddr>) -> anyhow::Result<()> {
+        anyhow::ensure!(!backends.is_empty(), "floor ADDR BACKEND...");
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let backends = backends.clone();
+                std::thread::spawn(move || -> anyhow::Result<()> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    tokio::task::LocalSet::new().block_on(&runtime, serve(addr, backends))
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("a floor thread panicked"))??;
+        }
+        Ok(())
+    }
+
+    async fn serve(addr: SocketAddr, backends: Vec<SocketAddr>) -> anyhow::Result<()> {
+        let socket = TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr).context("floor bind")?;
+        let listener = socket.listen(1024)?;
+        let pool: Rc<RefCell<Vec<TcpStream>>> = Rc::default();
+        let next = Rc::new(Cell::new(0usize));
+        let backends: Rc<[SocketAddr]> = backends.into();
+        loop {
+            let (client, _) = listener.accept().await?;
+            client.set_nodelay(true)?;
+            let (pool, next, backends) = (pool.clone(), next.clone(), backends.clone());
+            tokio::task::spawn_local(async move {
+                let _ = proxy(client, pool, next, backends).await;
+            });
+        }
+    }
+
+    async fn proxy(
+        mut client: TcpStream,
+        pool: Rc<RefCell<Vec<TcpStream>>>,
+        next: Rc<Cell<usize>>,
+        backends: Rc<[SocketAddr]>,
+    ) -> anyhow::Result<()> {
+        let mut request = vec![0u8; 16 * 1024];
+        let mut answer = vec![0u8; 64 * 1024];
+        loop {
+            let mut n = 0;
+            loop {
+                let read = client.read(&mut request[n..]).await?;
+                if read == 0 {
+                    return Ok(());
+                }
+                n += read;
+                let mut fields = [httparse::EMPTY_HEADER; 64];
+                if httparse::Request::new(&mut fields)
+                    .parse(&request[..n])?
+                    .is_complete()
+                {
+                    break;
+                }
+            }
+            let pooled = pool.borrow_mut().pop();
+            let mut backend = match pooled {
+                Some(backend) => backend,
+                None => {
+                    let i = next.get();
+                    next.set(i + 1);
+                    let backend = TcpStream::connect(backends[i % backends.len()]).await?;
+                    backend.set_nodelay(true)?;
+                    backend
+                }
+            };
+            backend.write_all(&request[..n]).await?;
+            let mut m = 0;
+            let left = loop {
+                let read = backend.read(&mut answer[m..]).await?;
+                anyhow::ensure!(read > 0, "backend closed");
+                m += read;
+                let mut fields = [httparse::EMPTY_HEADER; 64];
+                let mut response = httparse::Response::new(&mut fields);
+                if let httparse::Status::Complete(head) = response.parse(&answer[..m])? {
+                    let length: usize = response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                        .unwrap_or(0);
+                    break (head + length).saturating_sub(m);
+                }
+            };
+            client.write_all(&answer[..m]).await?;
+            let mut left = left;
+            while left > 0 {
+                let read = backend.read(&mut answer[..left.min(64 * 1024)]).await?;
+                anyhow::ensure!(read > 0, "backend closed");
+                client.write_all(&answer[..read]).await?;
+                left -= read;
+            }
+            pool.borrow_mut().push(backend);
+        }
     }
 }
