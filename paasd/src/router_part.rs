@@ -21,7 +21,7 @@ pub struct Listeners {
 /// Starts the listeners of `--router-listen` (and `--router-tls-listen`).
 pub fn listen(config: &Config, router: &Arc<paas_router::Router>) -> anyhow::Result<Listeners> {
     // The router runs on threads of its own, one per core with its own socket, like nginx's
-    // workers: about 1.5x the throughput of sharing paasd's runtime (bench/README.md).
+    // workers: about 1.3x the throughput of sharing paasd's runtime (bench/README.md).
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let serve = |addr, protocol, what: &str| {
         paas_router::serve_threads(addr, router.clone(), protocol, threads)

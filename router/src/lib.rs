@@ -31,7 +31,7 @@
 //!   timeout, max header size, HTTP/2 streams and idle timeout, shutdown grace, HTTPS port in
 //!   redirects).
 //!   [`serve_threads`] runs a listener on threads of its own (one single-threaded runtime and
-//!   `SO_REUSEPORT` socket each, nginx-style): the fast way, about 1.5x the throughput of
+//!   `SO_REUSEPORT` socket each, nginx-style): the fast way, about 1.3x the throughput of
 //!   `serve` in a shared multi-threaded runtime (see `bench/README.md`).
 
 mod access_log;
