@@ -1,6 +1,10 @@
 //! Follows every process's stdout and stderr into its app's stream. The engine keeps the
 //! output; after a daemon restart each process is read again from the newest line the history
 //! already has, so nothing is repeated and (within the engine's retention) nothing is lost.
+//!
+//! The engine ends a follow at once when the container is not running, which includes one that
+//! was created but not started yet: a process whose output ended while it is still listed as
+//! running or starting is followed again, from after the last line read.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -8,16 +12,35 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use paas_scheduler::{Process, Runtime};
+use paas_scheduler::{Process, ProcessState, Runtime};
 
 use crate::hub::{LogHub, RECENT_LINES};
 use crate::line::{LogLine, Source};
 
-/// Containers being followed, and the ones whose output was read to the end.
+/// Containers being followed, and the ones whose output ended, with the time of the last line
+/// read from each.
 #[derive(Default)]
 struct Followed {
     active: HashSet<String>,
-    finished: HashSet<String>,
+    ended: HashMap<String, Option<DateTime<Utc>>>,
+}
+
+impl Followed {
+    /// Whether to (re)start following `p`, and from after which time.
+    fn start(&mut self, p: &Process) -> Option<Option<DateTime<Utc>>> {
+        if self.active.contains(&p.id) {
+            return None;
+        }
+        let from = match self.ended.get(&p.id) {
+            None => None,
+            Some(_) if matches!(p.state, ProcessState::Crashed | ProcessState::Down) => {
+                return None
+            }
+            Some(last) => *last,
+        };
+        self.active.insert(p.id.clone());
+        Some(from)
+    }
 }
 
 /// Looks for new processes every `every` and follows each one's output until it ends.
@@ -37,22 +60,19 @@ pub fn spawn(
                     followed
                         .lock()
                         .expect("collector poisoned")
-                        .finished
-                        .retain(|id| ids.contains(id.as_str()));
+                        .ended
+                        .retain(|id, _| ids.contains(id.as_str()));
                     for p in processes {
-                        let start = {
-                            let mut f = followed.lock().expect("collector poisoned");
-                            let fresh = !f.active.contains(&p.id) && !f.finished.contains(&p.id);
-                            if fresh {
-                                f.active.insert(p.id.clone());
-                            }
-                            fresh
-                        };
-                        if start {
+                        let start = followed.lock().expect("collector poisoned").start(&p);
+                        if let Some(read_to) = start {
                             let key = (p.app.clone(), p.name());
-                            let floor = *floors
+                            let history = *floors
                                 .entry(key)
                                 .or_insert_with(|| hub.last_time(&p.app, Source::App, &p.name()));
+                            // A process that started after the history's newest line has
+                            // nothing in it yet.
+                            let history = history.filter(|f| *f >= p.created_at);
+                            let floor = read_to.max(history);
                             tokio::spawn(follow(
                                 hub.clone(),
                                 runtime.clone(),
@@ -78,14 +98,14 @@ async fn follow(
     followed: Arc<Mutex<Followed>>,
 ) {
     let name = process.name();
-    // A process that started after the floor has nothing in the history yet.
-    let floor = floor.filter(|f| *f >= process.created_at);
+    let mut last = floor;
     match runtime.logs(&process, RECENT_LINES, true).await {
         Ok(mut lines) => {
             while let Some(l) = lines.next().await {
                 if floor.is_some_and(|f| l.time <= f) {
                     continue;
                 }
+                last = Some(l.time);
                 let line = LogLine {
                     time: l.time,
                     source: Source::App,
@@ -101,5 +121,5 @@ async fn follow(
     }
     let mut f = followed.lock().expect("collector poisoned");
     f.active.remove(&process.id);
-    f.finished.insert(process.id.clone());
+    f.ended.insert(process.id.clone(), last);
 }

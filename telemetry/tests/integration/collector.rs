@@ -1,0 +1,66 @@
+//! The collector follows what processes print into their app's log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use paas_scheduler::{DockerRuntime, OneOffMode, ProcessSpec, Runtime, ONE_OFF};
+use paas_telemetry::{collector, Filter, LogHub};
+
+use crate::harness::{docker_host, Engine, IMAGE};
+
+/// The engine ends a follow at once for a container that is not running yet; the collector
+/// must come back to it once it runs (this lost a new release's first lines now and then).
+#[tokio::test]
+async fn output_of_a_process_seen_before_it_started_is_collected() {
+    let engine = Engine::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = LogHub::new(dir.path().to_path_buf(), 1 << 20);
+    let observer: Arc<dyn Runtime> = Arc::new(
+        DockerRuntime::connect(&docker_host(), &engine.instance)
+            .await
+            .expect("connecting to docker"),
+    );
+    let every = Duration::from_millis(100);
+    let task = collector::spawn(hub.clone(), observer, every);
+
+    let spec = ProcessSpec {
+        app: "late".to_owned(),
+        release: 1,
+        process_type: ONE_OFF.to_owned(),
+        index: 1,
+        image: IMAGE.to_owned(),
+        command: Some("echo first-line; sleep 1; echo second-line".to_owned()),
+        env: Default::default(),
+        port: None,
+        restarts: 0,
+        limits: Default::default(),
+    };
+    // Created, not started: the collector sees it in several listings before it runs.
+    let p = engine
+        .rt
+        .create_one_off(&spec, OneOffMode::Attached { tty: false })
+        .await
+        .expect("create");
+    tokio::time::sleep(every * 5).await;
+    let attachment = engine.rt.attach(&p.id).await.expect("attach and start");
+    let printed: Vec<_> = tokio::time::timeout(
+        Duration::from_secs(10),
+        attachment.output.collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the process ends");
+    assert!(!printed.is_empty(), "the process printed nothing");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let (lines, _) = hub.read("late", 100, &Filter::default());
+        let lines: Vec<String> = lines.iter().map(|(_, l)| l.message.clone()).collect();
+        if lines.len() >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    task.abort();
+    assert_eq!(lines, ["first-line", "second-line"]);
+}
