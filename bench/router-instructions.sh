@@ -9,7 +9,9 @@
 # functions with the most instructions (exclusive and inclusive). Everything started here is
 # stopped on exit.
 #
-# Environment: REQUESTS (20000), TOP (15), CARGO_TARGET_DIR (/var/tmp/paas-target).
+# Environment: REQUESTS (20000), TOP (15), CARGO_TARGET_DIR (/var/tmp/paas-target), PROXY
+# (`router`, or `floor` for the yardstick of bench/router.sh: the least a keep-alive proxy on
+# tokio does).
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-20000}
@@ -50,8 +52,13 @@ for port in "${BACKENDS[@]}"; do
 	"$bin" backend "127.0.0.1:$port" >"$WORK/backend-$port.log" 2>&1 &
 	PIDS+=($!)
 done
-valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
-	"$bin" router "127.0.0.1:$PORT" --table "$WORK/routes.txt" --threads 1 --mode per-thread \
+PROXY=${PROXY:-router}
+case $PROXY in
+router) proxy=("$bin" router "127.0.0.1:$PORT" --table "$WORK/routes.txt" --threads 1 --mode per-thread) ;;
+floor) proxy=("$bin" floor "127.0.0.1:$PORT" --threads 1 "${BACKENDS[@]/#/127.0.0.1:}") ;;
+*) log "PROXY is router or floor, not $PROXY"; exit 2 ;;
+esac
+valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "${proxy[@]}" \
 	>"$WORK/router.log" 2>&1 &
 router=$!
 PIDS+=("$router")
@@ -94,8 +101,8 @@ sleep 1
 dump=$(ls "$WORK"/callgrind.out.* | head -1)
 
 total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
-printf '%s: paas router, 1 thread, %s keep-alive GETs over 8 connections, callgrind\n\n' \
-	"$(date -u +%Y-%m-%d)" "$REQUESTS"
+printf '%s: %s, 1 thread, %s keep-alive GETs over 8 connections, callgrind\n\n' \
+	"$(date -u +%Y-%m-%d)" "$([ "$PROXY" = floor ] && echo "the floor proxy" || echo "paas router")" "$REQUESTS"
 table() { # table HEADING ANNOTATE-FLAGS...
 	printf '| %-10s | %s |\n|-----------:|:---|\n' "$1" "function"
 	shift

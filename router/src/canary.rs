@@ -2,16 +2,17 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use http::header::{HeaderMap, HeaderValue, COOKIE};
+use http::header::HeaderValue;
 
+use crate::headers::Fields;
 use crate::table::{AppEntry, Pool};
 
 const COOKIE_NAME: &str = "paas_canary";
 
 /// The pool for this request, and the `Set-Cookie` value when the client was just assigned.
-pub(crate) fn choose<'e>(
+pub(crate) fn choose<'e, F: Fields + ?Sized>(
     entry: &'e AppEntry,
-    headers: &HeaderMap,
+    headers: &F,
 ) -> (&'e Pool, Option<HeaderValue>) {
     let stable = &entry.stable;
     let Some(canary) = &entry.canary else {
@@ -41,9 +42,9 @@ pub(crate) fn choose<'e>(
 }
 
 /// The side the client's cookie names, when it was given for this canary release.
-fn from_cookie(headers: &HeaderMap, release: u64) -> Option<bool> {
-    for header in headers.get_all(COOKIE) {
-        let Ok(header) = header.to_str() else {
+fn from_cookie<F: Fields + ?Sized>(headers: &F, release: u64) -> Option<bool> {
+    for header in headers.all("cookie") {
+        let Ok(header) = std::str::from_utf8(header) else {
             continue;
         };
         for pair in header.split(';') {
@@ -72,6 +73,7 @@ fn from_cookie(headers: &HeaderMap, release: u64) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{HeaderMap, COOKIE};
 
     fn headers(cookie: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -21,7 +21,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, UPGRADE};
 use http::{Method, Response, StatusCode};
 use hyper::body::Body;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
@@ -96,8 +96,18 @@ impl Conn {
         }
         loop {
             std::task::ready!(self.io.poll_read_ready(cx))?;
+            let spare = self.buf.capacity() - self.buf.len();
             match self.io.try_read_buf(&mut self.buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Ok(n) if n > 0 && n < spare => {
+                    // A short read emptied the socket: forget its readiness now, so neither the
+                    // next read nor the pool's check (`is_usable`) spends a system call to
+                    // learn that. Whatever arrives later is a new event and sets it again.
+                    let _ = self.io.try_io(Interest::READABLE, || {
+                        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                    });
+                    return Poll::Ready(Ok(n));
+                }
                 polled => return Poll::Ready(polled),
             }
         }
@@ -344,20 +354,24 @@ fn invalid(what: &'static str) -> io::Error {
 
 /// Bytes waiting to be written, written with one vectored write where possible.
 #[derive(Default)]
-struct WriteQueue {
+pub(crate) struct WriteQueue {
     bufs: VecDeque<Bytes>,
 }
 
 impl WriteQueue {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.bufs.is_empty()
     }
 
-    fn push(&mut self, bytes: Bytes) {
+    pub(crate) fn clear(&mut self) {
+        self.bufs.clear();
+    }
+
+    pub(crate) fn push(&mut self, bytes: Bytes) {
         self.bufs.push_back(bytes);
     }
 
-    fn push_data(&mut self, data: Bytes, chunked: bool) {
+    pub(crate) fn push_data(&mut self, data: Bytes, chunked: bool) {
         if chunked {
             self.bufs
                 .push_back(Bytes::from(format!("{:x}\r\n", data.len())));
@@ -369,7 +383,11 @@ impl WriteQueue {
     }
 
     /// Writes until everything is out (`Ready(Ok)`) or the socket is full (`Pending`).
-    fn poll_write(&mut self, io: &mut TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_write(
+        &mut self,
+        io: &mut TcpStream,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         while !self.bufs.is_empty() {
             let mut slices = [IoSlice::new(&[]); 4];
             let mut count = 0;
@@ -479,7 +497,7 @@ fn parse_head(
                 if !http11 && has_token(&value, "keep-alive") {
                     keep_alive = true;
                 }
-                named_by_connection |= headers::names_other_headers(&value);
+                named_by_connection |= headers::names_other_headers(value.as_bytes());
                 // Kept until the headers it names are gone (below), then dropped.
                 headers.append(name, value);
                 continue;

@@ -1,14 +1,10 @@
 //! Header rewriting on the way to a backend and back.
 
 use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, EXPECT, HOST, TE, TRAILER, TRANSFER_ENCODING,
-    UPGRADE, VIA,
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
 };
 
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 /// Not a standard header, but CGI-style apps turn it into HTTP_PROXY ("httpoxy").
 static PROXY: HeaderName = HeaderName::from_static("proxy");
@@ -40,11 +36,48 @@ impl ClientInfo {
     }
 }
 
+/// A request's header fields as bytes: hyper's map, or a head the router parsed itself
+/// (names in the client's case).
+pub(crate) trait Fields {
+    fn each(&self) -> impl Iterator<Item = (&[u8], &[u8])>;
+    /// Every value of the field `name` (given in lower case).
+    fn all(&self, name: &'static str) -> impl Iterator<Item = &[u8]>;
+    fn first(&self, name: &'static str) -> Option<&[u8]> {
+        self.all(name).next()
+    }
+}
+
+impl Fields for HeaderMap {
+    fn each(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter()
+            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+    }
+
+    fn all(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.get_all(name).iter().map(HeaderValue::as_bytes)
+    }
+}
+
+impl Fields for [httparse::Header<'_>] {
+    fn each(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter()
+            .map(|field| (field.name.as_bytes(), field.value))
+    }
+
+    fn all(&self, name: &'static str) -> impl Iterator<Item = &[u8]> {
+        self.iter()
+            .filter(move |field| field.name.eq_ignore_ascii_case(name))
+            .map(|field| field.value)
+    }
+}
+
 /// The request's id: the client's `X-Request-Id` when it is sane, otherwise a new random one.
-pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get(&X_REQUEST_ID) {
-        if is_sane_request_id(id.as_bytes()) {
-            return id.clone();
+pub(crate) fn request_id<F: Fields + ?Sized>(fields: &F) -> HeaderValue {
+    if let Some(id) = fields.first("x-request-id") {
+        if is_sane_request_id(id) {
+            if let Ok(id) = HeaderValue::from_bytes(id) {
+                return id;
+            }
         }
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -105,22 +138,33 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    matches!(
-        name,
-        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade" | "proxy"
-    ) || name.starts_with("proxy-")
+    is_hop_by_hop_name(name.as_str().as_bytes())
+}
+
+/// [`is_hop_by_hop`] for a name in any case.
+fn is_hop_by_hop_name(name: &[u8]) -> bool {
+    // Sorted out by length first: most names are none of these.
+    let named = |hop: &str| name.eq_ignore_ascii_case(hop.as_bytes());
+    let hop = match name.len() {
+        2 => named("te"),
+        5 => named("proxy"),
+        7 => named("trailer") || named("upgrade"),
+        10 => named("connection") || named("keep-alive"),
+        17 => named("transfer-encoding"),
+        _ => false,
+    };
+    hop || (name.len() > 6 && name[..6].eq_ignore_ascii_case(b"proxy-"))
 }
 
 /// Whether a `Connection` header names headers of its own (beyond the usual tokens), which
 /// then go with it.
-pub(crate) fn connection_names_headers(headers: &HeaderMap) -> bool {
-    headers.get_all(CONNECTION).iter().any(names_other_headers)
+pub(crate) fn connection_names_headers<F: Fields + ?Sized>(fields: &F) -> bool {
+    fields.all("connection").any(names_other_headers)
 }
 
 /// Whether a `Connection` value lists header names (not just close/keep-alive/upgrade).
-pub(crate) fn names_other_headers(value: &HeaderValue) -> bool {
-    value.as_bytes().split(|&c| c == b',').any(|token| {
+pub(crate) fn names_other_headers(value: &[u8]) -> bool {
+    value.split(|&c| c == b',').any(|token| {
         let token = token.trim_ascii();
         !token.is_empty()
             && !token.eq_ignore_ascii_case(b"keep-alive")
@@ -144,50 +188,53 @@ pub(crate) struct Outbound<'a> {
 /// Writes the request head for the process straight from the client's headers: hop-by-hop
 /// headers left out (RFC 9110 7.6.1), the forwarding headers added. Writing instead of
 /// editing the header map saves its rehashing on every request.
-pub(crate) fn encode_request_head(
+pub(crate) fn encode_request_head<F: Fields + ?Sized>(
     method: &http::Method,
     path: &str,
-    headers: &HeaderMap,
+    fields: &F,
     out: &Outbound<'_>,
 ) -> bytes::Bytes {
-    let mut head = Vec::with_capacity(256 + path.len() + 40 * headers.len());
+    let mut head = Vec::with_capacity(512 + path.len());
     head.extend_from_slice(method.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(path.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
-    let named_by_connection = connection_names_headers(headers);
-    let mut forwarded_for = None::<String>;
-    for (name, value) in headers {
-        if is_hop_by_hop(name)
-            || *name == X_FORWARDED_PROTO
-            || *name == X_FORWARDED_PORT
-            || *name == X_REQUEST_ID
+    let named_by_connection = connection_names_headers(fields);
+    let mut forwarded_for = None::<Vec<u8>>;
+    for (name, value) in fields.each() {
+        let is = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
+        if is_hop_by_hop_name(name)
+            || is("x-forwarded-proto")
+            || is("x-forwarded-port")
+            || is("x-request-id")
             // The router already answered it (hyper sends 100 Continue when the body is
             // first read).
-            || *name == EXPECT
-            || (out.host.is_some() && *name == HOST)
-            || (named_by_connection && is_named_by_connection(headers, name))
+            || is("expect")
+            || (out.host.is_some() && is("host"))
+            || (named_by_connection && is_named_by_connection(fields, name))
         {
             continue;
         }
-        if *name == X_FORWARDED_FOR {
-            let list = forwarded_for.get_or_insert_with(String::new);
-            let Ok(value) = value.to_str() else { continue };
+        if is("x-forwarded-for") {
+            let list = forwarded_for.get_or_insert_with(Vec::new);
+            let Ok(value) = std::str::from_utf8(value) else {
+                continue;
+            };
             let value = value.trim().trim_end_matches(',');
             if !value.is_empty() {
-                list.push_str(value);
-                list.push_str(", ");
+                list.extend_from_slice(value.as_bytes());
+                list.extend_from_slice(b", ");
             }
             continue;
         }
-        put_field(&mut head, name.as_str().as_bytes(), value.as_bytes());
+        put_field(&mut head, name, value);
     }
     if let Some(host) = out.host {
         put_field(&mut head, b"host", host.as_bytes());
     }
     head.extend_from_slice(b"x-forwarded-for: ");
     if let Some(list) = forwarded_for {
-        head.extend_from_slice(list.as_bytes());
+        head.extend_from_slice(&list);
     }
     head.extend_from_slice(out.client.ip.as_bytes());
     head.extend_from_slice(b"\r\n");
@@ -214,13 +261,11 @@ fn put_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     head.extend_from_slice(b"\r\n");
 }
 
-fn is_named_by_connection(headers: &HeaderMap, name: &HeaderName) -> bool {
-    headers.get_all(CONNECTION).iter().any(|value| {
-        value.as_bytes().split(|&c| c == b',').any(|token| {
-            token
-                .trim_ascii()
-                .eq_ignore_ascii_case(name.as_str().as_bytes())
-        })
+fn is_named_by_connection<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
+    fields.all("connection").any(|value| {
+        value
+            .split(|&c| c == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
     })
 }
 

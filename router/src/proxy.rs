@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, HOST, SET_COOKIE};
+use http::header::{HeaderMap, HeaderValue, HOST, SET_COOKIE};
 use http::uri::PathAndQuery;
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
+use hyper::upgrade::OnUpgrade;
 use tracing::debug;
 
 use crate::access_log::{Failure, LogCtx};
@@ -17,9 +18,10 @@ use crate::body::{Finish, ProxyBody, ResponseBody};
 use crate::client::{self, Answer, Framing, Rest};
 use crate::deadlines::Deadlines;
 use crate::forward::{forward, Forwarded};
-use crate::headers::{self, ClientInfo, Outbound};
+use crate::headers::{self, ClientInfo, Fields, Outbound};
 use crate::host;
 use crate::pages;
+use crate::route::AppRoute;
 use crate::router::Router;
 use crate::table::AppEntry;
 use crate::{canary, upgrade};
@@ -49,18 +51,112 @@ pub(crate) async fn handle(
 /// The response head did not come in time.
 struct TimedOut;
 
-async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseBody> {
+/// A request as it came from the client: one hyper parsed, or a head the router's own
+/// HTTP/1.1 server parsed (see [`h1`](crate::h1)).
+pub(crate) trait Inbound {
+    type Fields: Fields + ?Sized;
+    fn fields(&self) -> &Self::Fields;
+    fn method(&self) -> &Method;
+    /// Path and query.
+    fn target(&self) -> &str;
+    /// The host the request is for: an absolute-form target (or HTTP/2 `:authority`) wins
+    /// over `Host` (RFC 9112 3.2.2). Several `Host` headers name nothing.
+    fn host(&self) -> Option<&[u8]>;
+    fn is_http2(&self) -> bool;
+    /// The protocol an HTTP/1.1 request asks to upgrade to.
+    fn upgrade(&self) -> Option<HeaderValue>;
+    /// The request as the process gets it, and (for an upgrade) the client's side of it.
+    fn into_outgoing(
+        self,
+        out: &Outbound<'_>,
+        route: &AppRoute,
+    ) -> (client::Request, Option<OnUpgrade>);
+}
+
+impl Inbound for Request<Incoming> {
+    type Fields = HeaderMap;
+
+    fn fields(&self) -> &HeaderMap {
+        self.headers()
+    }
+
+    fn method(&self) -> &Method {
+        Request::method(self)
+    }
+
+    fn target(&self) -> &str {
+        self.uri()
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str)
+    }
+
+    fn host(&self) -> Option<&[u8]> {
+        if let Some(authority) = self.uri().authority() {
+            return Some(authority.host().as_bytes());
+        }
+        let mut hosts = self.headers().get_all(HOST).iter();
+        let host = hosts.next()?;
+        hosts.next().is_none().then_some(host.as_bytes())
+    }
+
+    fn is_http2(&self) -> bool {
+        self.version() == Version::HTTP_2
+    }
+
+    fn upgrade(&self) -> Option<HeaderValue> {
+        (self.version() == Version::HTTP_11)
+            .then(|| upgrade::requested(self.headers()))
+            .flatten()
+    }
+
+    fn into_outgoing(
+        mut self,
+        out: &Outbound<'_>,
+        route: &AppRoute,
+    ) -> (client::Request, Option<OnUpgrade>) {
+        let client_upgrade = out.upgrade.map(|_| hyper::upgrade::on(&mut self));
+        let (parts, body) = self.into_parts();
+        let body = (!body.is_end_stream()).then_some(body);
+        let body = ProxyBody::new(body, route.max_body_bytes, route.timeouts.idle);
+        let framing = Framing::of(&parts.headers, &body);
+        let host = parts
+            .uri
+            .authority()
+            .map(|authority| match authority.port_u16() {
+                Some(port) => format!("{}:{port}", authority.host()),
+                None => authority.host().to_owned(),
+            });
+        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let out = Outbound {
+            host: host.as_deref(),
+            chunked: framing == Framing::Chunked,
+            ..*out
+        };
+        let head = headers::encode_request_head(&parts.method, path, &parts.headers, &out);
+        let request = client::Request {
+            head,
+            method: parts.method,
+            framing,
+            body,
+        };
+        (request, client_upgrade)
+    }
+}
+
+pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Response<ResponseBody> {
     let started = Instant::now();
-    let http2 = req.version() == Version::HTTP_2;
+    let http2 = req.is_http2();
     let router = &*ctx.router;
-    let request_id = headers::request_id(req.headers());
+    let request_id = headers::request_id(req.fields());
 
     let mut host_buf = [0u8; host::MAX_NAME];
-    let host = request_host(&req).and_then(|h| host::normalize_host(h, &mut host_buf));
+    let host = req
+        .host()
+        .and_then(|h| host::normalize_host(h, &mut host_buf));
     let entry = host.and_then(|h| router.table().resolve(h, router.domain()).cloned());
     let Some(entry) = entry else {
         router.metrics.unknown_host.fetch_add(1, Relaxed);
-        debug!(request_id = ?request_id, host = ?req.headers().get(HOST), "no app at host");
+        debug!(request_id = ?request_id, host = ?req.host().map(String::from_utf8_lossy), "no app at host");
         return pages::no_such_app(host, &request_id);
     };
     let host = host.unwrap_or_default();
@@ -69,11 +165,7 @@ async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseB
         Box::new(LogCtx {
             log: Arc::clone(&router.access_log),
             method: req.method().clone(),
-            path: req
-                .uri()
-                .path_and_query()
-                .map_or("/", PathAndQuery::as_str)
-                .to_owned(),
+            path: req.target().to_owned(),
             host: host.to_owned(),
             request_id: request_id.clone(),
             fwd: ctx.client.ip.clone(),
@@ -97,27 +189,31 @@ async fn answer(ctx: &ConnCtx, mut req: Request<Incoming>) -> Response<ResponseB
         return finished(page, entry, finish, Some(Failure::Maintenance));
     }
     if route.redirect_https && !ctx.client.tls {
-        let page = redirect_to_https(router, host, req.uri(), &request_id);
+        let page = redirect_to_https(router, host, req.target(), &request_id);
         return finished(page, entry, finish, None);
     }
-    let (pool, cookie) = canary::choose(&entry, req.headers());
+    let (pool, cookie) = canary::choose(&entry, req.fields());
     if pool.upstreams.is_empty() {
         let page = pages::no_web_processes(&entry.name, &request_id);
         return finished(page, entry, finish, Some(Failure::NoProcesses));
     }
     if let Some(limit) = route.max_body_bytes {
-        if declared_length(req.headers()).is_some_and(|n| n > limit) {
+        if declared_length(req.fields()).is_some_and(|n| n > limit) {
             let page = pages::too_large(&entry.name, limit, &request_id);
             return finished(page, entry, finish, Some(Failure::BodyTooLarge));
         }
     }
 
-    let upgrade = (req.version() == Version::HTTP_11)
-        .then(|| upgrade::requested(req.headers()))
-        .flatten();
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let upgrade = req.upgrade();
     let asks_upgrade = upgrade.is_some();
-    let outgoing = outgoing_request(&ctx.client, req, &request_id, upgrade.as_ref(), route);
+    let out = Outbound {
+        client: &ctx.client,
+        request_id: &request_id,
+        host: None,
+        upgrade: upgrade.as_ref(),
+        chunked: false,
+    };
+    let (outgoing, client_upgrade) = req.into_outgoing(&out, route);
 
     let timeout = route.timeouts.response;
     let mut tried = None;
@@ -221,70 +317,20 @@ fn finished(
     page
 }
 
-/// The request as the process gets it: origin-form target, its head written out with the
-/// hop-by-hop headers left out and the forwarding ones added.
-fn outgoing_request(
-    client: &ClientInfo,
-    req: Request<Incoming>,
-    request_id: &HeaderValue,
-    upgrade: Option<&HeaderValue>,
-    route: &crate::route::AppRoute,
-) -> client::Request {
-    let (parts, body) = req.into_parts();
-    let body = (!body.is_end_stream()).then_some(body);
-    let body = ProxyBody::new(body, route.max_body_bytes, route.timeouts.idle);
-    let framing = Framing::of(&parts.headers, &body);
-    let host = parts
-        .uri
-        .authority()
-        .map(|authority| match authority.port_u16() {
-            Some(port) => format!("{}:{port}", authority.host()),
-            None => authority.host().to_owned(),
-        });
-    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let head = headers::encode_request_head(
-        &parts.method,
-        path,
-        &parts.headers,
-        &Outbound {
-            client,
-            request_id,
-            host: host.as_deref(),
-            upgrade,
-            chunked: framing == Framing::Chunked,
-        },
-    );
-    client::Request {
-        head,
-        method: parts.method,
-        framing,
-        body,
-    }
-}
-
-/// The host the request is for: an absolute-form target (or HTTP/2 `:authority`) wins over
-/// `Host` (RFC 9112 3.2.2). Several `Host` headers name nothing.
-fn request_host(req: &Request<Incoming>) -> Option<&[u8]> {
-    if let Some(authority) = req.uri().authority() {
-        return Some(authority.host().as_bytes());
-    }
-    let mut hosts = req.headers().get_all(HOST).iter();
-    let host = hosts.next()?;
-    hosts.next().is_none().then_some(host.as_bytes())
-}
-
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+fn declared_length<F: Fields + ?Sized>(fields: &F) -> Option<u64> {
+    std::str::from_utf8(fields.first("content-length")?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn redirect_to_https(
     router: &Router,
     host: &str,
-    uri: &Uri,
+    path: &str,
     request_id: &HeaderValue,
 ) -> Response<ResponseBody> {
     let port = router.https_port(&router.current_settings());
-    let path = uri.path_and_query().map_or("/", PathAndQuery::as_str);
     let location = if port == 443 {
         format!("https://{host}{path}")
     } else {

@@ -49,7 +49,7 @@ pub async fn serve(
             client: ClientInfo::new(peer.ip(), port.clone(), false),
             deadlines: Deadlines::new(),
         });
-        async move { serve_h1(TokioIo::new(stream), ctx, &settings, stop).await }
+        async move { crate::h1::serve(stream, ctx, &settings, stop).await }
     })
     .await;
     Ok(())
@@ -148,7 +148,7 @@ fn metrics_response(router: &Router, req: &Request<Incoming>) -> Response<Respon
     response
 }
 
-async fn serve_h1<I>(
+pub(crate) async fn serve_h1<I>(
     io: I,
     ctx: Arc<ConnCtx>,
     settings: &RouterSettings,

@@ -2,6 +2,7 @@
 
 mod backend_wire;
 mod balancing;
+mod connections;
 mod domains;
 mod features;
 mod limits;

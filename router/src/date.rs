@@ -1,0 +1,50 @@
+//! The `Date` of responses that come without one (RFC 9110 6.6.1: a proxy adds it), formatted
+//! once a second per thread.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`
+const LEN: usize = 29;
+
+thread_local! {
+    static CACHED: RefCell<(u64, [u8; LEN])> = const { RefCell::new((u64::MAX, [0; LEN])) };
+}
+
+/// Appends `date: <now>\r\n` to `head`.
+pub(crate) fn put(head: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    CACHED.with_borrow_mut(|(at, text)| {
+        if *at != second {
+            let formatted = httpdate::fmt_http_date(now);
+            if formatted.len() == LEN {
+                text.copy_from_slice(formatted.as_bytes());
+                *at = second;
+            }
+        }
+        head.extend_from_slice(b"date: ");
+        head.extend_from_slice(text);
+        head.extend_from_slice(b"\r\n");
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_http_date() {
+        let mut head = Vec::new();
+        super::put(&mut head);
+        let line = String::from_utf8(head).unwrap();
+        let value = line
+            .strip_prefix("date: ")
+            .unwrap()
+            .strip_suffix("\r\n")
+            .unwrap();
+        let parsed = httpdate::parse_http_date(value).unwrap();
+        let age = std::time::SystemTime::now().duration_since(parsed).unwrap();
+        assert!(age.as_secs() < 2, "{value}");
+    }
+}
