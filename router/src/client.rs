@@ -18,14 +18,15 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, UPGRADE};
-use http::{Method, Response, StatusCode};
+use http::header::{HeaderMap, CONTENT_LENGTH};
+use http::{Method, StatusCode};
 use hyper::body::Body;
 use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::headers;
+use crate::response_head::ProcessHead;
 
 /// Longest response head a process may send.
 const MAX_HEAD: usize = 64 * 1024;
@@ -39,6 +40,9 @@ const BODY_READ: usize = 64 * 1024;
 /// A pooled connection keeps at most this much buffer capacity.
 const KEEP_BUFFER: usize = 16 * 1024;
 
+/// Where a field's name and value are in a head: (offset, length) each.
+type FieldSpan = ((usize, usize), (usize, usize));
+
 /// A connection to a process, idle or in use.
 pub(crate) struct Conn {
     io: TcpStream,
@@ -48,7 +52,7 @@ pub(crate) struct Conn {
     /// closed while idle, and the request can go out again on another connection.
     reused: bool,
     /// Scratch space for parsing response heads.
-    spans: Vec<(HeaderName, usize, usize)>,
+    spans: Vec<FieldSpan>,
 }
 
 impl Conn {
@@ -132,7 +136,7 @@ pub(crate) enum SendError {
 
 /// A response head from a process and what follows it.
 pub(crate) struct Answer {
-    pub(crate) head: http::response::Parts,
+    pub(crate) head: ProcessHead,
     pub(crate) rest: Rest,
 }
 
@@ -427,7 +431,7 @@ enum BodyFraming {
 }
 
 struct Parsed {
-    head: http::response::Parts,
+    head: ProcessHead,
     body: BodyFraming,
     keep_alive: bool,
 }
@@ -437,7 +441,7 @@ struct Parsed {
 /// map built (RFC 9110 7.6.1). `spans` is scratch space kept with the connection.
 fn parse_head(
     buf: &mut BytesMut,
-    spans: &mut Vec<(HeaderName, usize, usize)>,
+    spans: &mut Vec<FieldSpan>,
     head_request: bool,
     upgrade: bool,
 ) -> io::Result<Option<Parsed>> {
@@ -472,68 +476,81 @@ fn parse_head(
                 "101 answer to a request that did not ask to upgrade",
             ));
         }
-        // Offsets into the head, so the values can share its bytes once it is split off.
+        // Offsets into the head, so the fields can share its bytes once it is split off.
         let base = buf.as_ptr() as usize;
+        let offset = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
         spans.clear();
-        for field in response.headers.iter() {
-            let name = HeaderName::from_bytes(field.name.as_bytes())
-                .map_err(|_| invalid("invalid header name in the response"))?;
-            let at = field.value.as_ptr() as usize - base;
-            spans.push((name, at, field.value.len()));
-        }
-        // Room for what the router adds (request id, Via, a canary cookie).
-        let mut headers = HeaderMap::with_capacity(spans.len() + 3);
-        let head = buf.split_to(len).freeze();
         let mut keep_alive = http11;
         let mut chunked = false;
         let mut transfer_encoding = false;
         let mut length: Option<u64> = None;
-        let mut named_by_connection = false;
-        for (name, at, n) in spans.drain(..) {
-            let value = HeaderValue::from_maybe_shared(head.slice(at..at + n))
-                .map_err(|_| invalid("invalid header value in the response"))?;
-            if name == CONNECTION {
-                keep_alive &= !has_token(&value, "close");
-                if !http11 && has_token(&value, "keep-alive") {
+        let mut connection = Vec::new();
+        for field in response.headers.iter() {
+            let name = field.name.as_bytes();
+            let value = field.value;
+            let is = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
+            if is("connection") {
+                keep_alive &= !has_token(value, "close");
+                if !http11 && has_token(value, "keep-alive") {
                     keep_alive = true;
                 }
-                named_by_connection |= headers::names_other_headers(value.as_bytes());
-                // Kept until the headers it names are gone (below), then dropped.
-                headers.append(name, value);
+                if headers::names_other_headers(value) {
+                    connection.push(offset(value));
+                }
                 continue;
             }
-            if name == http::header::TRANSFER_ENCODING {
+            if is("transfer-encoding") {
                 transfer_encoding = true;
                 // Chunked must be the last coding; anything else is read to the end.
                 chunked = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.rsplit(',').next())
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                    .rsplit(|&c| c == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
                 continue;
             }
-            if name == CONTENT_LENGTH {
-                let n = value
-                    .to_str()
+            if is("content-length") {
+                let n = std::str::from_utf8(value)
                     .ok()
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .ok_or_else(|| invalid("invalid Content-Length in the response"))?;
                 if length.is_some_and(|l| l != n) {
                     return Err(invalid("conflicting Content-Length in the response"));
                 }
+                if length.is_some() {
+                    continue;
+                }
                 length = Some(n);
-            } else if headers::is_hop_by_hop(&name)
-                && !(name == UPGRADE && status == StatusCode::SWITCHING_PROTOCOLS)
+            } else if headers::is_hop_by_hop(name)
+                && !(is("upgrade") && status == StatusCode::SWITCHING_PROTOCOLS)
             {
                 continue;
             }
-            headers.append(name, value);
+            spans.push((offset(name), offset(value)));
         }
-        if named_by_connection {
-            headers::strip_hop_by_hop(&mut headers);
-        } else {
-            headers.remove(CONNECTION);
+        let raw = buf.split_to(len).freeze();
+        let slice = |(at, n): (usize, usize)| &raw[at..at + n];
+        // Fields the Connection header names describe this connection only (RFC 9110 7.6.1);
+        // Content-Length goes when Transfer-Encoding frames the body (RFC 9112 6.3).
+        if !connection.is_empty() || transfer_encoding {
+            spans.retain(|&(name, _)| {
+                let name = slice(name);
+                let named = connection.iter().any(|&value| {
+                    slice(value)
+                        .split(|&c| c == b',')
+                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
+                });
+                let framed_twice =
+                    transfer_encoding && name.eq_ignore_ascii_case(b"content-length");
+                !(named || framed_twice)
+            });
         }
+        let head = ProcessHead::new(
+            status,
+            &raw,
+            spans
+                .iter()
+                .map(|&(name, value)| (slice(name), slice(value))),
+        );
         let body = if head_request
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
@@ -541,8 +558,6 @@ fn parse_head(
         {
             BodyFraming::Empty
         } else if transfer_encoding {
-            // Transfer-Encoding wins over Content-Length, which must then go (RFC 9112 6.3).
-            headers.remove(CONTENT_LENGTH);
             if chunked {
                 BodyFraming::Chunked
             } else {
@@ -558,10 +573,6 @@ fn parse_head(
         if body == BodyFraming::Close {
             keep_alive = false;
         }
-        let mut response = Response::new(());
-        *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        let (head, ()) = response.into_parts();
         return Ok(Some(Parsed {
             head,
             body,
@@ -570,10 +581,10 @@ fn parse_head(
     }
 }
 
-fn has_token(value: &HeaderValue, token: &str) -> bool {
+fn has_token(value: &[u8], token: &str) -> bool {
     value
-        .to_str()
-        .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        .split(|&c| c == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -810,7 +821,7 @@ mod tests {
         assert_eq!(p.head.status, 200);
         assert_eq!(p.body, BodyFraming::Length(5));
         assert!(p.keep_alive);
-        assert_eq!(p.head.headers["x-a"], "b");
+        assert_eq!(p.head.get("x-a"), Some(&b"b"[..]));
 
         let p = parse(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
@@ -818,7 +829,19 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(p.body, BodyFraming::Chunked);
-        assert!(!p.head.headers.contains_key(CONTENT_LENGTH));
+        assert!(!p.head.contains("content-length"));
+
+        // Hop-by-hop fields, and those Connection names, stay with the connection.
+        let p = parse(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\n\
+              Keep-Alive: timeout=5\r\nProxy-Foo: bar\r\nProxy: x\r\nTE: trailers\r\n\
+              Trailer: x\r\nUpgrade: h2c\r\nX-Kept: yes\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        let left: Vec<&[u8]> = p.head.fields().map(|(name, _)| name).collect();
+        assert_eq!(left, [&b"X-Kept"[..], b"Content-Length"]);
+        assert!(p.keep_alive);
 
         let p = parse(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n")
             .unwrap()
@@ -839,7 +862,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.body, BodyFraming::Empty);
-        assert_eq!(p.head.headers[CONTENT_LENGTH], "9");
+        assert_eq!(p.head.get("content-length"), Some(&b"9"[..]));
     }
 
     #[test]

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderValue, CONTENT_LENGTH, DATE};
-use http::{Method, Response, StatusCode};
+use http::header::HeaderValue;
+use http::{Method, StatusCode};
 use hyper::body::Body;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -31,12 +31,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::body::{ProxyBody, ResponseBody};
+use crate::body::ProxyBody;
 use crate::client::{self, Framing, WriteQueue};
 use crate::date;
 use crate::gate::gated;
 use crate::headers::{self, Outbound};
 use crate::proxy::{self, ConnCtx, Inbound};
+use crate::response_head::{Reply, ReplyHead};
 use crate::route::AppRoute;
 use crate::router::RouterSettings;
 
@@ -281,58 +282,65 @@ enum Delimit {
     Chunked,
 }
 
-/// Writes `response` out; `Ok(true)` when the connection can take another request.
+/// Writes `reply` out; `Ok(true)` when the connection can take another request.
 async fn respond(
     io: &mut TcpStream,
     out: &mut WriteQueue,
-    response: Response<ResponseBody>,
+    reply: Reply,
     head_request: bool,
     close: bool,
 ) -> io::Result<bool> {
-    let (parts, mut body) = response.into_parts();
-    let status = parts.status;
+    let status = reply.status();
+    let has_length = reply.has_length();
+    let has_date = reply.has_date();
+    let Reply { head, mut body } = reply;
     let delimit = if head_request
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || status.is_informational()
     {
         Delimit::None
-    } else if parts.headers.contains_key(CONTENT_LENGTH) || body.size_hint().exact().is_some() {
+    } else if has_length || body.size_hint().exact().is_some() {
         Delimit::Length
     } else {
         Delimit::Chunked
     };
 
-    let mut head = Vec::with_capacity(256 + 48 * parts.headers.len());
-    head.extend_from_slice(b"HTTP/1.1 ");
-    head.extend_from_slice(status.as_str().as_bytes());
-    head.push(b' ');
-    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    head.extend_from_slice(b"\r\n");
-    for (name, value) in &parts.headers {
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
+    let mut text = Vec::with_capacity(512);
+    text.extend_from_slice(b"HTTP/1.1 ");
+    text.extend_from_slice(status.as_str().as_bytes());
+    text.push(b' ');
+    text.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    text.extend_from_slice(b"\r\n");
+    let mut put = |name: &[u8], value: &[u8]| {
+        text.extend_from_slice(name);
+        text.extend_from_slice(b": ");
+        text.extend_from_slice(value);
+        text.extend_from_slice(b"\r\n");
+    };
+    match &head {
+        ReplyHead::Process(head) => head.fields().for_each(|(n, v)| put(n, v)),
+        ReplyHead::Page(parts) => parts
+            .headers
+            .iter()
+            .for_each(|(n, v)| put(n.as_str().as_bytes(), v.as_bytes())),
     }
-    if !parts.headers.contains_key(DATE) {
-        date::put(&mut head);
+    if delimit == Delimit::Length && !has_length {
+        let n = body.size_hint().exact().unwrap_or(0);
+        put(b"content-length", itoa(n, &mut [0u8; 20]));
     }
-    match delimit {
-        Delimit::Length if !parts.headers.contains_key(CONTENT_LENGTH) => {
-            let n = body.size_hint().exact().unwrap_or(0);
-            head.extend_from_slice(b"content-length: ");
-            head.extend_from_slice(itoa(n, &mut [0u8; 20]));
-            head.extend_from_slice(b"\r\n");
-        }
-        Delimit::Chunked => head.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-        _ => {}
+    if delimit == Delimit::Chunked {
+        put(b"transfer-encoding", b"chunked");
     }
     if close {
-        head.extend_from_slice(b"connection: close\r\n");
+        put(b"connection", b"close");
     }
-    head.extend_from_slice(b"\r\n");
-    out.push(Bytes::from(head));
+    if !has_date {
+        date::put(&mut text);
+    }
+    text.extend_from_slice(b"\r\n");
+    drop(head);
+    out.push(Bytes::from(text));
 
     let mut ended = delimit == Delimit::None;
     let mut queued = 0usize;

@@ -1,13 +1,10 @@
 //! Header rewriting on the way to a backend and back.
 
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
-};
+use http::header::{HeaderMap, HeaderName, HeaderValue, VIA};
+
+use crate::response_head::ProcessHead;
 
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-/// Not a standard header, but CGI-style apps turn it into HTTP_PROXY ("httpoxy").
-static PROXY: HeaderName = HeaderName::from_static("proxy");
 static VIA_PAAS: HeaderValue = HeaderValue::from_static("1.1 paas");
 
 /// What the router knows about the client connection, rendered once per connection.
@@ -98,51 +95,9 @@ fn is_sane_request_id(id: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"+/=-".contains(c))
 }
 
-/// Removes hop-by-hop headers (RFC 9110 7.6.1): they describe one connection, not the message.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass of comparisons instead of a dozen removals.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    // Indexing instead of collecting keeps this allocation-free.
-    let mut i = 0;
-    while let Some(value) = headers.get_all(CONNECTION).iter().nth(i).cloned() {
-        i += 1;
-        let Ok(value) = value.to_str() else { continue };
-        for name in value.split(',').map(str::trim) {
-            // Removing Connection itself here would shift the index; it goes below.
-            if !name.is_empty() && !name.eq_ignore_ascii_case("connection") {
-                headers.remove(name);
-            }
-        }
-    }
-    for name in [
-        &CONNECTION,
-        &KEEP_ALIVE,
-        &TE,
-        &TRAILER,
-        &TRANSFER_ENCODING,
-        &UPGRADE,
-        &PROXY,
-    ] {
-        headers.remove(name);
-    }
-    // Proxy-Authorization, Proxy-Connection, ...: addressed to a proxy, and we are the last one.
-    while let Some(name) = headers
-        .keys()
-        .find(|n| n.as_str().starts_with("proxy-"))
-        .cloned()
-    {
-        headers.remove(&name);
-    }
-}
-
-pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
-    is_hop_by_hop_name(name.as_str().as_bytes())
-}
-
-/// [`is_hop_by_hop`] for a name in any case.
-fn is_hop_by_hop_name(name: &[u8]) -> bool {
+/// Whether a field describes one connection, not the message (RFC 9110 7.6.1); `name` in any
+/// case.
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
     // Sorted out by length first: most names are none of these.
     let named = |hop: &str| name.eq_ignore_ascii_case(hop.as_bytes());
     let hop = match name.len() {
@@ -203,7 +158,7 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
     let mut forwarded_for = None::<Vec<u8>>;
     for (name, value) in fields.each() {
         let is = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
-        if is_hop_by_hop_name(name)
+        if is_hop_by_hop(name)
             || is("x-forwarded-proto")
             || is("x-forwarded-port")
             || is("x-request-id")
@@ -271,9 +226,10 @@ fn is_named_by_connection<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
 
 /// Adds what the client learns of the router to a process's response (whose hop-by-hop
 /// headers were left out when it was read).
-pub(crate) fn prepare_response(headers: &mut HeaderMap, request_id: &HeaderValue) {
-    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
-    headers.append(VIA, VIA_PAAS.clone());
+pub(crate) fn prepare_response(head: &mut ProcessHead, request_id: &HeaderValue) {
+    head.remove(b"x-request-id");
+    head.append(X_REQUEST_ID.clone(), request_id.clone());
+    head.append(VIA, VIA_PAAS.clone());
 }
 
 #[cfg(test)]
@@ -414,21 +370,6 @@ mod tests {
             values(&fields, "x-forwarded-for"),
             ["203.0.113.1, 198.51.100.2, 192.0.2.3, 10.0.0.7"]
         );
-    }
-
-    #[test]
-    fn response_hop_by_hop_headers_are_stripped() {
-        let mut headers = map(&[
-            ("connection", "keep-alive, X-Secret"),
-            ("x-secret", "1"),
-            ("keep-alive", "timeout=5"),
-            ("transfer-encoding", "chunked"),
-            ("proxy-foo", "bar"),
-            ("x-kept", "yes"),
-        ]);
-        strip_hop_by_hop(&mut headers);
-        let left: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
-        assert_eq!(left, ["x-kept"]);
     }
 
     #[test]

@@ -91,25 +91,42 @@ pub(crate) fn normalize_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Op
         return None;
     }
     let out = &mut buf[..host.len()];
-    let mut label_len = 0;
-    for (o, &c) in out.iter_mut().zip(host) {
-        if c == b'.' {
-            if label_len == 0 {
-                return None;
-            }
-            label_len = 0;
-        } else if c.is_ascii_alphanumeric() || c == b'-' {
-            label_len += 1;
-            if label_len > MAX_LABEL {
-                return None;
-            }
-        } else {
+    // Every request's host goes through here: one table lookup per byte.
+    let mut label_start = 0;
+    for (i, (o, &c)) in out.iter_mut().zip(host).enumerate() {
+        let lower = HOST_BYTE[usize::from(c)];
+        if lower == 0 {
             return None;
         }
-        *o = c.to_ascii_lowercase();
+        if lower == b'.' {
+            if i == label_start || i - label_start > MAX_LABEL {
+                return None;
+            }
+            label_start = i + 1;
+        }
+        *o = lower;
+    }
+    if host.len() - label_start > MAX_LABEL {
+        return None;
     }
     std::str::from_utf8(out).ok()
 }
+
+/// What a byte of a host name becomes in lower case; `0` for bytes a DNS name cannot have.
+const HOST_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => b,
+            b'A'..=b'Z' => b.to_ascii_lowercase(),
+            _ => 0,
+        };
+        c += 1;
+    }
+    table
+};
 
 /// The app label of a normalised `host` of the form `APP.domain`.
 pub(crate) fn app_label<'h>(host: &'h str, domain: &str) -> Option<&'h str> {

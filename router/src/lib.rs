@@ -50,6 +50,7 @@ mod host;
 mod metrics;
 mod pages;
 mod proxy;
+mod response_head;
 mod route;
 mod router;
 mod server;

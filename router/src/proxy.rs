@@ -21,6 +21,7 @@ use crate::forward::{forward, Forwarded};
 use crate::headers::{self, ClientInfo, Fields, Outbound};
 use crate::host;
 use crate::pages;
+use crate::response_head::{Reply, ReplyHead};
 use crate::route::AppRoute;
 use crate::router::Router;
 use crate::table::AppEntry;
@@ -39,7 +40,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     ctx.deadlines.in_service();
-    let mut response = answer(&ctx, req).await;
+    let mut response = answer(&ctx, req).await.into_response();
     // An upgraded connection leaves hyper; any other waits for its next head once this
     // response is out.
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -143,7 +144,7 @@ impl Inbound for Request<Incoming> {
     }
 }
 
-pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Response<ResponseBody> {
+pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     let started = Instant::now();
     let http2 = req.is_http2();
     let router = &*ctx.router;
@@ -157,7 +158,7 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Response<Respon
     let Some(entry) = entry else {
         router.metrics.unknown_host.fetch_add(1, Relaxed);
         debug!(request_id = ?request_id, host = ?req.host().map(String::from_utf8_lossy), "no app at host");
-        return pages::no_such_app(host, &request_id);
+        return pages::no_such_app(host, &request_id).into();
     };
     let host = host.unwrap_or_default();
     // Only pay for the access log line when someone reads it.
@@ -269,18 +270,19 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Response<Respon
         }
     };
 
-    let Answer {
-        head: mut parts,
-        rest,
-    } = answer;
-    headers::prepare_response(&mut parts.headers, &request_id);
+    let Answer { mut head, rest } = answer;
+    headers::prepare_response(&mut head, &request_id);
     if let Some(cookie) = cookie {
-        parts.headers.append(SET_COOKIE, cookie);
+        head.append(SET_COOKIE, cookie);
     }
-    parts.version = Version::HTTP_11;
-    let mut body = match rest {
-        Rest::Body(reader) => ResponseBody::upstream(reader, route.timeouts.idle),
+    let status = head.status;
+    let (head, mut body) = match rest {
+        Rest::Body(reader) => (
+            ReplyHead::Process(head),
+            ResponseBody::upstream(reader, route.timeouts.idle),
+        ),
         Rest::Upgraded(conn) => {
+            let mut parts = head.into_parts();
             // Only an upgrade request gets here (the client refuses a 101 otherwise).
             if let (Some(client), Some(protocol)) = (client_upgrade, upgrade) {
                 let protocol = parts
@@ -291,16 +293,16 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Response<Respon
                 upgrade::restore(&mut parts.headers, protocol);
                 upgrade::tunnel(client, conn, route.timeouts.idle, Arc::clone(&entry.name));
             }
-            ResponseBody::full(Bytes::new())
+            (ReplyHead::Page(parts), ResponseBody::full(Bytes::new()))
         }
     };
-    finish.status = parts.status.as_u16();
+    finish.status = status.as_u16();
     finish.connect = connect.unwrap_or_default();
     finish.upstream = Some(at);
     finish.counted = counted;
     finish.entry = Some(entry);
     body.set_finish(finish);
-    Response::from_parts(parts, body)
+    Reply { head, body }
 }
 
 /// Attaches the request's bookkeeping to a page the router answers with.
@@ -309,12 +311,12 @@ fn finished(
     entry: Arc<AppEntry>,
     mut finish: Finish,
     failure: Option<Failure>,
-) -> Response<ResponseBody> {
+) -> Reply {
     finish.status = page.status().as_u16();
     finish.failure = failure;
     finish.entry = Some(entry);
     page.body_mut().set_finish(finish);
-    page
+    page.into()
 }
 
 fn declared_length<F: Fields + ?Sized>(fields: &F) -> Option<u64> {
