@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::headers;
-use crate::response_head::ProcessHead;
+use crate::response_head::{FieldSpan, ProcessHead};
 
 /// Longest response head a process may send.
 const MAX_HEAD: usize = 64 * 1024;
@@ -39,9 +39,6 @@ const HEAD_READ: usize = 8 * 1024;
 const BODY_READ: usize = 64 * 1024;
 /// A pooled connection keeps at most this much buffer capacity.
 const KEEP_BUFFER: usize = 16 * 1024;
-
-/// Where a field's name and value are in a head: (offset, length) each.
-type FieldSpan = ((usize, usize), (usize, usize));
 
 /// A connection to a process, idle or in use.
 pub(crate) struct Conn {
@@ -393,7 +390,7 @@ impl WriteQueue {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         while !self.bufs.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 4];
+            let mut slices = [IoSlice::new(&[]); 8];
             let mut count = 0;
             for (slice, buf) in slices.iter_mut().zip(&self.bufs) {
                 *slice = IoSlice::new(buf);
@@ -520,13 +517,16 @@ fn parse_head(
                     continue;
                 }
                 length = Some(n);
-            } else if headers::is_hop_by_hop(name)
-                && !(is("upgrade") && status == StatusCode::SWITCHING_PROTOCOLS)
+            } else if (headers::is_hop_by_hop(name)
+                && !(is("upgrade") && status == StatusCode::SWITCHING_PROTOCOLS))
+                // The router's own id replaces it.
+                || is("x-request-id")
             {
                 continue;
             }
             spans.push((offset(name), offset(value)));
         }
+        let fields = response.headers.len();
         let raw = buf.split_to(len).freeze();
         let slice = |(at, n): (usize, usize)| &raw[at..at + n];
         // Fields the Connection header names describe this connection only (RFC 9110 7.6.1);
@@ -544,13 +544,7 @@ fn parse_head(
                 !(named || framed_twice)
             });
         }
-        let head = ProcessHead::new(
-            status,
-            &raw,
-            spans
-                .iter()
-                .map(|&(name, value)| (slice(name), slice(value))),
-        );
+        let head = ProcessHead::new(status, &raw, spans, spans.len() == fields);
         let body = if head_request
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED

@@ -312,19 +312,27 @@ async fn respond(
     text.push(b' ');
     text.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     text.extend_from_slice(b"\r\n");
+    let status_line = text.len();
     let mut put = |name: &[u8], value: &[u8]| {
         text.extend_from_slice(name);
         text.extend_from_slice(b": ");
         text.extend_from_slice(value);
         text.extend_from_slice(b"\r\n");
     };
-    match &head {
-        ReplyHead::Process(head) => head.fields().for_each(|(n, v)| put(n, v)),
-        ReplyHead::Page(parts) => parts
-            .headers
-            .iter()
-            .for_each(|(n, v)| put(n.as_str().as_bytes(), v.as_bytes())),
-    }
+    let process_lines = match &head {
+        ReplyHead::Process(head) => {
+            head.added()
+                .for_each(|(n, v)| put(n.as_bytes(), v.as_bytes()));
+            Some(head.lines().clone())
+        }
+        ReplyHead::Page(parts) => {
+            parts
+                .headers
+                .iter()
+                .for_each(|(n, v)| put(n.as_str().as_bytes(), v.as_bytes()));
+            None
+        }
+    };
     if delimit == Delimit::Length && !has_length {
         let n = body.size_hint().exact().unwrap_or(0);
         put(b"content-length", itoa(n, &mut [0u8; 20]));
@@ -340,7 +348,17 @@ async fn respond(
     }
     text.extend_from_slice(b"\r\n");
     drop(head);
-    out.push(Bytes::from(text));
+    // The process's own lines go out as they came, after the status line and before the
+    // router's part of the head.
+    let text = Bytes::from(text);
+    match process_lines.filter(|lines| !lines.is_empty()) {
+        Some(lines) => {
+            out.push(text.slice(..status_line));
+            out.push(lines);
+            out.push(text.slice(status_line..));
+        }
+        None => out.push(text),
+    }
 
     let mut ended = delimit == Delimit::None;
     let mut queued = 0usize;

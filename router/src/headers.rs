@@ -1,6 +1,6 @@
 //! Header rewriting on the way to a backend and back.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, VIA};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::response_head::ProcessHead;
 
@@ -227,9 +227,7 @@ fn is_named_by_connection<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
 /// Adds what the client learns of the router to a process's response (whose hop-by-hop
 /// headers were left out when it was read).
 pub(crate) fn prepare_response(head: &mut ProcessHead, request_id: &HeaderValue) {
-    head.remove(b"x-request-id");
-    head.append(X_REQUEST_ID.clone(), request_id.clone());
-    head.append(VIA, VIA_PAAS.clone());
+    head.set_request_id(request_id.clone());
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, HOST, SET_COOKIE};
+use http::header::{HeaderMap, HeaderValue, HOST};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
@@ -273,7 +273,7 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     let Answer { mut head, rest } = answer;
     headers::prepare_response(&mut head, &request_id);
     if let Some(cookie) = cookie {
-        head.append(SET_COOKIE, cookie);
+        head.set_cookie(cookie);
     }
     let status = head.status;
     let (head, mut body) = match rest {

@@ -9,70 +9,100 @@ use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
 
-/// Where a field's name and value are in the head's bytes.
-#[derive(Clone, Copy)]
-struct Span {
-    name: (u32, u32),
-    value: (u32, u32),
-}
+/// Where a field's name and value are in a head: (offset, length) each.
+pub(crate) type FieldSpan = ((usize, usize), (usize, usize));
 
 /// A process's response head.
 pub(crate) struct ProcessHead {
     pub(crate) status: StatusCode,
-    raw: Bytes,
-    fields: Vec<Span>,
-    added: Vec<(HeaderName, HeaderValue)>,
-    /// Whether the process sent Content-Length and Date (the router adds neither to `added`).
+    /// The process's fields that go on, as header lines (`name: value\r\n` each): most often
+    /// a slice of the head as it came, otherwise a copy of the lines kept.
+    lines: Bytes,
+    /// Whether the process sent Content-Length and Date (the router adds neither).
     has_length: bool,
     has_date: bool,
+    /// What the router adds.
+    request_id: Option<HeaderValue>,
+    cookie: Option<HeaderValue>,
 }
 
 impl ProcessHead {
-    /// `fields` are (name, value) slices of `raw`.
-    pub(crate) fn new<'r>(
+    /// `spans` are the fields of `raw` that go on, as ((offset, length) of the name, (offset,
+    /// length) of the value); `all` when no field of the head was left out.
+    pub(crate) fn new(
         status: StatusCode,
-        raw: &'r Bytes,
-        fields: impl Iterator<Item = (&'r [u8], &'r [u8])>,
+        raw: &Bytes,
+        spans: &[FieldSpan],
+        all: bool,
     ) -> ProcessHead {
-        let base = raw.as_ptr() as usize;
-        let at = |s: &[u8]| ((s.as_ptr() as usize - base) as u32, s.len() as u32);
+        let slice = |(at, n): (usize, usize)| &raw[at..at + n];
         let (mut has_length, mut has_date) = (false, false);
-        let fields = fields
-            .map(|(name, value)| {
-                has_length |= name.eq_ignore_ascii_case(b"content-length");
-                has_date |= name.eq_ignore_ascii_case(b"date");
-                Span {
-                    name: at(name),
-                    value: at(value),
+        for &(name, _) in spans {
+            has_length |= slice(name).eq_ignore_ascii_case(b"content-length");
+            has_date |= slice(name).eq_ignore_ascii_case(b"date");
+        }
+        // Each line ends right where the next begins, in CRLF: pass the bytes on as they are.
+        let end_of = |&(_, (at, n)): &FieldSpan| at + n;
+        let in_place = all
+            && spans
+                .iter()
+                .all(|span| raw.get(end_of(span)..end_of(span) + 2) == Some(b"\r\n"))
+            && spans
+                .windows(2)
+                .all(|pair| pair[1].0 .0 == end_of(&pair[0]) + 2);
+        let lines = match (spans.first(), spans.last()) {
+            (Some(first), Some(last)) if in_place => raw.slice(first.0 .0..end_of(last) + 2),
+            (Some(_), Some(_)) => {
+                let size = spans.iter().map(|(n, v)| n.1 + v.1 + 4).sum();
+                let mut lines = Vec::with_capacity(size);
+                for &(name, value) in spans {
+                    lines.extend_from_slice(slice(name));
+                    lines.extend_from_slice(b": ");
+                    lines.extend_from_slice(slice(value));
+                    lines.extend_from_slice(b"\r\n");
                 }
-            })
-            .collect();
+                Bytes::from(lines)
+            }
+            _ => Bytes::new(),
+        };
         ProcessHead {
             status,
-            raw: raw.clone(),
-            fields,
-            // Request id, Via and maybe a cookie.
-            added: Vec::with_capacity(3),
+            lines,
             has_length,
             has_date,
+            request_id: None,
+            cookie: None,
         }
     }
 
-    fn slice(&self, (at, len): (u32, u32)) -> &[u8] {
-        &self.raw[at as usize..(at + len) as usize]
+    /// The process's header lines, to be written as they are.
+    pub(crate) fn lines(&self) -> &Bytes {
+        &self.lines
     }
 
-    /// Every field, the process's first, in the order they go out.
+    /// The fields the router adds, in the order they go out.
+    pub(crate) fn added(&self) -> impl Iterator<Item = (&'static str, &HeaderValue)> {
+        let id = self.request_id.iter().map(|v| ("x-request-id", v));
+        let via = std::iter::once(("via", &VIA_PAAS));
+        let cookie = self.cookie.iter().map(|v| ("set-cookie", v));
+        id.chain(via).chain(cookie)
+    }
+
+    pub(crate) fn set_request_id(&mut self, id: HeaderValue) {
+        self.request_id = Some(id);
+    }
+
+    pub(crate) fn set_cookie(&mut self, cookie: HeaderValue) {
+        self.cookie = Some(cookie);
+    }
+
+    /// The process's fields (not the router's), parsed back from the lines.
     pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        let raw = self
-            .fields
-            .iter()
-            .map(|span| (self.slice(span.name), self.slice(span.value)));
-        let added = self
-            .added
-            .iter()
-            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
-        raw.chain(added)
+        self.lines.split(|&c| c == b'\n').filter_map(|line| {
+            let line = line.strip_suffix(b"\r")?;
+            let colon = line.iter().position(|&c| c == b':')?;
+            Some((&line[..colon], line[colon + 1..].trim_ascii()))
+        })
     }
 
     #[cfg(test)]
@@ -87,34 +117,19 @@ impl ProcessHead {
         self.get(name).is_some()
     }
 
-    /// Removes the process's fields named `name` (any case).
-    pub(crate) fn remove(&mut self, name: &[u8]) {
-        let raw = &self.raw;
-        self.fields.retain(|span| {
-            let (at, len) = span.name;
-            !raw[at as usize..(at + len) as usize].eq_ignore_ascii_case(name)
-        });
-    }
-
-    pub(crate) fn append(&mut self, name: HeaderName, value: HeaderValue) {
-        self.added.push((name, value));
-    }
-
     /// As hyper's servers take it.
     pub(crate) fn into_parts(self) -> http::response::Parts {
-        let mut headers = HeaderMap::with_capacity(self.fields.len() + self.added.len());
-        for span in &self.fields {
+        let mut headers = HeaderMap::with_capacity(8);
+        for (name, value) in self.fields() {
             // The parser let through only valid names and values.
-            let name = HeaderName::from_bytes(self.slice(span.name));
-            let (at, len) = span.value;
-            let value =
-                HeaderValue::from_maybe_shared(self.raw.slice(at as usize..(at + len) as usize));
-            if let (Ok(name), Ok(value)) = (name, value) {
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            {
                 headers.append(name, value);
             }
         }
-        for (name, value) in self.added {
-            headers.append(name, value);
+        for (name, value) in self.added() {
+            headers.append(name, value.clone());
         }
         let mut response = Response::new(());
         *response.status_mut() = self.status;
@@ -122,6 +137,8 @@ impl ProcessHead {
         response.into_parts().0
     }
 }
+
+static VIA_PAAS: HeaderValue = HeaderValue::from_static("1.1 paas");
 
 /// A response's head: a process's or the router's own.
 pub(crate) enum ReplyHead {
@@ -181,63 +198,76 @@ impl From<Response<ResponseBody>> for Reply {
 mod tests {
     use super::*;
 
-    #[test]
-    fn fields_come_from_the_head_and_the_router() {
-        let raw = Bytes::from_static(b"X-A: 1\r\nX-Request-Id: theirs\r\nx-b: 2\r\n");
-        let mut fields = [httparse::EMPTY_HEADER; 4];
-        let httparse::Status::Complete((_, parsed)) = httparse::parse_headers(
-            b"X-A: 1\r\nX-Request-Id: theirs\r\nx-b: 2\r\n\r\n",
-            &mut fields,
-        )
-        .unwrap() else {
-            panic!("complete")
-        };
-        // Spans are offsets, so parse the very bytes kept.
-        let offsets: Vec<(usize, usize, usize, usize)> = parsed
+    fn parsed(raw: &'static [u8], keep: &[&str]) -> (ProcessHead, bool) {
+        let raw = Bytes::from_static(raw);
+        let mut fields = [httparse::EMPTY_HEADER; 8];
+        let mut response = httparse::Response::new(&mut fields);
+        assert!(response.parse(&raw).unwrap().is_complete());
+        let base = raw.as_ptr() as usize;
+        let at = |s: &[u8]| (s.as_ptr() as usize - base, s.len());
+        let spans: Vec<_> = response
+            .headers
             .iter()
-            .map(|f| {
-                let base = parsed[0].name.as_ptr() as usize;
-                (
-                    f.name.as_ptr() as usize - base,
-                    f.name.len(),
-                    f.value.as_ptr() as usize - base,
-                    f.value.len(),
-                )
-            })
+            .filter(|f| keep.contains(&f.name))
+            .map(|f| (at(f.name.as_bytes()), at(f.value)))
             .collect();
-        let mut head = ProcessHead::new(
-            StatusCode::OK,
-            &raw,
-            offsets
-                .iter()
-                .map(|&(n, nl, v, vl)| (&raw[n..n + nl], &raw[v..v + vl])),
+        let all = spans.len() == response.headers.len();
+        let head = ProcessHead::new(StatusCode::OK, &raw, &spans, all);
+        let shared = head.lines.as_ptr() as usize >= base
+            && (head.lines.as_ptr() as usize) < base + raw.len();
+        (head, shared)
+    }
+
+    #[test]
+    fn lines_are_passed_on_in_place_when_nothing_is_left_out() {
+        let (head, shared) = parsed(
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\n",
+            &["X-A", "Content-Length"],
         );
-        head.remove(b"x-request-id");
-        head.append(
-            HeaderName::from_static("x-request-id"),
-            HeaderValue::from_static("ours"),
-        );
-        let listed: Vec<(String, String)> = head
-            .fields()
-            .map(|(n, v)| {
-                (
-                    String::from_utf8_lossy(n).into_owned(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
+        assert!(shared, "no copy");
+        assert_eq!(&head.lines()[..], b"X-A: 1\r\nContent-Length: 2\r\n");
+        assert!(head.has_length && !head.has_date);
+
+        let (head, shared) = head_of_kept();
+        assert!(!shared, "a copy without the field left out");
+        assert_eq!(&head.lines()[..], b"X-A: 1\r\nDate: today\r\n");
+        assert!(head.has_date && !head.has_length);
+
+        // Lines ended by a bare LF are written out anew.
+        let (head, shared) = parsed(b"HTTP/1.1 200 OK\nX-A: 1\nX-B: 2\n\n", &["X-A", "X-B"]);
+        assert!(!shared);
+        assert_eq!(&head.lines()[..], b"X-A: 1\r\nX-B: 2\r\n");
+    }
+
+    fn head_of_kept() -> (ProcessHead, bool) {
+        parsed(
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\nKeep-Alive: 5\r\nDate: today\r\n\r\n",
+            &["X-A", "Date"],
+        )
+    }
+
+    #[test]
+    fn the_router_adds_its_fields_after_the_process() {
+        let (mut head, _) = head_of_kept();
+        head.set_request_id(HeaderValue::from_static("ours"));
+        head.set_cookie(HeaderValue::from_static("c=1"));
+        let added: Vec<(&str, &str)> = head
+            .added()
+            .map(|(n, v)| (n, v.to_str().unwrap()))
             .collect();
         assert_eq!(
-            listed,
+            added,
             [
-                ("X-A".to_owned(), "1".to_owned()),
-                ("x-b".to_owned(), "2".to_owned()),
-                ("x-request-id".to_owned(), "ours".to_owned()),
+                ("x-request-id", "ours"),
+                ("via", "1.1 paas"),
+                ("set-cookie", "c=1")
             ]
         );
-        assert_eq!(head.get("x-a"), Some(&b"1"[..]));
+        assert_eq!(head.get("date"), Some(&b"today"[..]));
         let parts = head.into_parts();
         assert_eq!(parts.headers["x-a"], "1");
         assert_eq!(parts.headers["x-request-id"], "ours");
-        assert_eq!(parts.headers.len(), 3);
+        assert_eq!(parts.headers["via"], "1.1 paas");
+        assert_eq!(parts.headers.len(), 5);
     }
 }
