@@ -12,7 +12,7 @@ thread_local! {
 }
 
 /// Appends `date: <now>\r\n` to `head`.
-pub(crate) fn put(head: &mut Vec<u8>) {
+pub(crate) fn put(head: &mut bytes::BytesMut) {
     let now = SystemTime::now();
     let second = now
         .duration_since(UNIX_EPOCH)
@@ -35,9 +35,9 @@ pub(crate) fn put(head: &mut Vec<u8>) {
 mod tests {
     #[test]
     fn an_http_date() {
-        let mut head = Vec::new();
+        let mut head = bytes::BytesMut::new();
         super::put(&mut head);
-        let line = String::from_utf8(head).unwrap();
+        let line = String::from_utf8(head.to_vec()).unwrap();
         let value = line
             .strip_prefix("date: ")
             .unwrap()

@@ -95,10 +95,12 @@ struct ConnState {
 }
 
 /// A request head parsed in the connection's buffer.
-struct Head<'b> {
+struct Head<'b, 's> {
     method: Method,
     target: &'b str,
     fields: &'b [httparse::Header<'b>],
+    /// Where the process's request head is written.
+    scratch: &'s mut BytesMut,
 }
 
 /// What the head asks of the connection.
@@ -109,7 +111,7 @@ enum Verdict {
     HandOver,
 }
 
-impl Head<'_> {
+impl Head<'_, '_> {
     fn verdict(&self) -> Verdict {
         if !self.target.starts_with('/') {
             return Verdict::HandOver;
@@ -138,7 +140,7 @@ impl Head<'_> {
     }
 }
 
-impl<'b> Inbound for Head<'b> {
+impl<'b> Inbound for Head<'b, '_> {
     type Fields = [httparse::Header<'b>];
 
     fn fields(&self) -> &Self::Fields {
@@ -175,7 +177,8 @@ impl<'b> Inbound for Head<'b> {
         out: &Outbound<'_>,
         route: &AppRoute,
     ) -> (client::Request, Option<OnUpgrade>) {
-        let head = headers::encode_request_head(&self.method, self.target, self.fields, out);
+        let head =
+            headers::encode_request_head(&self.method, self.target, self.fields, out, self.scratch);
         let request = client::Request {
             head,
             method: self.method,
@@ -196,6 +199,10 @@ async fn requests(
 ) -> Option<(TcpStream, BytesMut)> {
     let mut buf = BytesMut::with_capacity(READ_SPACE * 2);
     let mut out = WriteQueue::default();
+    // Where heads are written, the request's to the process and the response's; their space
+    // comes back once the bytes are out.
+    let mut request_heads = BytesMut::new();
+    let mut response_heads = BytesMut::new();
     loop {
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut []);
@@ -225,6 +232,7 @@ async fn requests(
             method,
             target,
             fields: request.headers,
+            scratch: &mut request_heads,
         };
         let Verdict::Serve { close } = head.verdict() else {
             return Some((io, buf));
@@ -234,7 +242,15 @@ async fn requests(
         let response = proxy::answer(ctx, head).await;
         let close = close || state.closing.load(Relaxed);
         let _ = buf.split_to(head_len);
-        let written = respond(&mut io, &mut out, response, head_request, close).await;
+        let written = respond(
+            &mut io,
+            &mut out,
+            &mut response_heads,
+            response,
+            head_request,
+            close,
+        )
+        .await;
         ctx.deadlines.restart();
         match written {
             Ok(true) if !state.closing.load(Relaxed) => {}
@@ -286,6 +302,7 @@ enum Delimit {
 async fn respond(
     io: &mut TcpStream,
     out: &mut WriteQueue,
+    text: &mut BytesMut,
     reply: Reply,
     head_request: bool,
     close: bool,
@@ -306,10 +323,10 @@ async fn respond(
         Delimit::Chunked
     };
 
-    let mut text = Vec::with_capacity(512);
+    text.reserve(512);
     text.extend_from_slice(b"HTTP/1.1 ");
     text.extend_from_slice(status.as_str().as_bytes());
-    text.push(b' ');
+    text.extend_from_slice(b" ");
     text.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     text.extend_from_slice(b"\r\n");
     let status_line = text.len();
@@ -344,13 +361,13 @@ async fn respond(
         put(b"connection", b"close");
     }
     if !has_date {
-        date::put(&mut text);
+        date::put(text);
     }
     text.extend_from_slice(b"\r\n");
     drop(head);
     // The process's own lines go out as they came, after the status line and before the
     // router's part of the head.
-    let text = Bytes::from(text);
+    let text = text.split().freeze();
     match process_lines.filter(|lines| !lines.is_empty()) {
         Some(lines) => {
             out.push(text.slice(..status_line));

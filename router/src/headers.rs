@@ -1,5 +1,6 @@
 //! Header rewriting on the way to a backend and back.
 
+use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::response_head::ProcessHead;
@@ -143,15 +144,19 @@ pub(crate) struct Outbound<'a> {
 /// Writes the request head for the process straight from the client's headers: hop-by-hop
 /// headers left out (RFC 9110 7.6.1), the forwarding headers added. Writing instead of
 /// editing the header map saves its rehashing on every request.
+/// The head is written into `into`, a buffer kept for the purpose (its space is used again
+/// once the bytes returned are dropped).
 pub(crate) fn encode_request_head<F: Fields + ?Sized>(
     method: &http::Method,
     path: &str,
     fields: &F,
     out: &Outbound<'_>,
+    into: &mut BytesMut,
 ) -> bytes::Bytes {
-    let mut head = Vec::with_capacity(512 + path.len());
+    into.reserve(512 + path.len());
+    let head = into;
     head.extend_from_slice(method.as_str().as_bytes());
-    head.push(b' ');
+    head.extend_from_slice(b" ");
     head.extend_from_slice(path.as_bytes());
     head.extend_from_slice(b" HTTP/1.1\r\n");
     let named_by_connection = connection_names_headers(fields);
@@ -182,10 +187,10 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
             }
             continue;
         }
-        put_field(&mut head, name, value);
+        put_field(head, name, value);
     }
     if let Some(host) = out.host {
-        put_field(&mut head, b"host", host.as_bytes());
+        put_field(head, b"host", host.as_bytes());
     }
     head.extend_from_slice(b"x-forwarded-for: ");
     if let Some(list) = forwarded_for {
@@ -194,22 +199,22 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
     head.extend_from_slice(out.client.ip.as_bytes());
     head.extend_from_slice(b"\r\n");
     let proto: &[u8] = if out.client.tls { b"https" } else { b"http" };
-    put_field(&mut head, b"x-forwarded-proto", proto);
-    put_field(&mut head, b"x-forwarded-port", out.client.port.as_bytes());
-    put_field(&mut head, b"x-request-id", out.request_id.as_bytes());
-    put_field(&mut head, b"via", VIA_PAAS.as_bytes());
+    put_field(head, b"x-forwarded-proto", proto);
+    put_field(head, b"x-forwarded-port", out.client.port.as_bytes());
+    put_field(head, b"x-request-id", out.request_id.as_bytes());
+    put_field(head, b"via", VIA_PAAS.as_bytes());
     if let Some(protocol) = out.upgrade {
-        put_field(&mut head, b"connection", b"upgrade");
-        put_field(&mut head, b"upgrade", protocol.as_bytes());
+        put_field(head, b"connection", b"upgrade");
+        put_field(head, b"upgrade", protocol.as_bytes());
     }
     if out.chunked {
-        put_field(&mut head, b"transfer-encoding", b"chunked");
+        put_field(head, b"transfer-encoding", b"chunked");
     }
     head.extend_from_slice(b"\r\n");
-    bytes::Bytes::from(head)
+    head.split().freeze()
 }
 
-fn put_field(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+fn put_field(head: &mut BytesMut, name: &[u8], value: &[u8]) {
     head.extend_from_slice(name);
     head.extend_from_slice(b": ");
     head.extend_from_slice(value);
@@ -244,7 +249,13 @@ mod tests {
 
     /// The head written for `headers`, read back as (name, value) pairs.
     fn written(headers: &HeaderMap, out: &Outbound<'_>) -> (String, Vec<(String, String)>) {
-        let head = encode_request_head(&http::Method::GET, "/p?q=1", headers, out);
+        let head = encode_request_head(
+            &http::Method::GET,
+            "/p?q=1",
+            headers,
+            out,
+            &mut BytesMut::new(),
+        );
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut request = httparse::Request::new(&mut fields);
         assert!(request.parse(&head).unwrap().is_complete());

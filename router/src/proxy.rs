@@ -133,7 +133,13 @@ impl Inbound for Request<Incoming> {
             chunked: framing == Framing::Chunked,
             ..*out
         };
-        let head = headers::encode_request_head(&parts.method, path, &parts.headers, &out);
+        let head = headers::encode_request_head(
+            &parts.method,
+            path,
+            &parts.headers,
+            &out,
+            &mut bytes::BytesMut::new(),
+        );
         let request = client::Request {
             head,
             method: parts.method,
