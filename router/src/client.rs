@@ -357,7 +357,13 @@ fn invalid(what: &'static str) -> io::Error {
 #[derive(Default)]
 pub(crate) struct WriteQueue {
     bufs: VecDeque<Bytes>,
+    /// Small pieces joined for one `send`, kept for its capacity.
+    joined: Vec<u8>,
 }
+
+/// Pieces up to this much in all are copied together and sent with `send` rather than
+/// `writev`: the kernel's vectored path (through the file layer) costs more than the copy.
+const JOIN_UP_TO: usize = 16 * 1024;
 
 impl WriteQueue {
     pub(crate) fn is_empty(&self) -> bool {
@@ -390,14 +396,24 @@ impl WriteQueue {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         while !self.bufs.is_empty() {
-            let mut slices = [IoSlice::new(&[]); 8];
-            let mut count = 0;
-            for (slice, buf) in slices.iter_mut().zip(&self.bufs) {
-                *slice = IoSlice::new(buf);
-                count += 1;
-            }
-            let written =
-                std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+            let total: usize = self.bufs.iter().take(8).map(Bytes::len).sum();
+            let written = if self.bufs.len() == 1 {
+                std::task::ready!(Pin::new(&mut *io).poll_write(cx, &self.bufs[0]))?
+            } else if total <= JOIN_UP_TO {
+                self.joined.clear();
+                for buf in self.bufs.iter().take(8) {
+                    self.joined.extend_from_slice(buf);
+                }
+                std::task::ready!(Pin::new(&mut *io).poll_write(cx, &self.joined))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); 8];
+                let mut count = 0;
+                for (slice, buf) in slices.iter_mut().zip(&self.bufs) {
+                    *slice = IoSlice::new(buf);
+                    count += 1;
+                }
+                std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
