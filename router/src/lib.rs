@@ -6,6 +6,11 @@
 //! swapped whole, metrics are per-thread atomics, and pooled connections are kept per thread,
 //! so the request path shares no lock between threads.
 //!
+//! Plain HTTP/1.1 requests without a body are served by the router's own HTTP/1.1 server
+//! (`h1`), which hands a connection to hyper's at the first request that needs more; HTTPS
+//! (HTTP/2 or HTTP/1.1) is hyper's. Processes are reached with the router's own HTTP/1.1
+//! client (`client`).
+//!
 //! # What the controller drives
 //!
 //! - **Routes**: [`Router::replace_routes`] with `app name -> `[`AppRoute`] on every change
