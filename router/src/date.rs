@@ -4,8 +4,8 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT`
-const LEN: usize = 29;
+/// `date: Sun, 06 Nov 1994 08:49:37 GMT\r\n`
+const LEN: usize = 6 + 29 + 2;
 
 thread_local! {
     static CACHED: RefCell<(u64, [u8; LEN])> = const { RefCell::new((u64::MAX, [0; LEN])) };
@@ -19,15 +19,15 @@ pub(crate) fn put(head: &mut bytes::BytesMut) {
         .map_or(0, |since| since.as_secs());
     CACHED.with_borrow_mut(|(at, text)| {
         if *at != second {
-            let formatted = httpdate::fmt_http_date(now);
-            if formatted.len() == LEN {
-                text.copy_from_slice(formatted.as_bytes());
-                *at = second;
+            let line = format!("date: {}\r\n", httpdate::fmt_http_date(now));
+            if line.len() != LEN {
+                // A year beyond four digits: written, not cached.
+                return head.extend_from_slice(line.as_bytes());
             }
+            text.copy_from_slice(line.as_bytes());
+            *at = second;
         }
-        head.extend_from_slice(b"date: ");
         head.extend_from_slice(text);
-        head.extend_from_slice(b"\r\n");
     });
 }
 

@@ -12,7 +12,7 @@ use crate::client::{self, Answer, SendError};
 use crate::route::Balance;
 use crate::router::Router;
 use crate::table::{AppEntry, Pool, UpstreamRef};
-use crate::upstream::InFlight;
+use crate::upstream::{Checkout, InFlight};
 
 /// A stale pooled connection hands the request back; try this many before the next process.
 const ATTEMPTS_PER_PROCESS: usize = 3;
@@ -46,7 +46,16 @@ pub(crate) async fn forward<'e>(
         let at = UpstreamRef { canary, index };
         *tried = Some(at);
         for _ in 0..ATTEMPTS_PER_PROCESS {
-            let checkout = match upstream.checkout(route.timeouts.connect).await {
+            // Most requests find an idle connection: no connect future to make for them.
+            let pooled = upstream.take_idle().map(|conn| Checkout {
+                conn,
+                connect: None,
+            });
+            let checkout = match pooled {
+                Some(checkout) => Ok(checkout),
+                None => upstream.connect(route.timeouts.connect).await,
+            };
+            let checkout = match checkout {
                 Ok(checkout) => checkout,
                 Err(err) => {
                     upstream.series.upstream_error();

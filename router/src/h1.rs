@@ -333,6 +333,7 @@ async fn respond(
         // The process's lines as they came; copied, so the head is one piece for the kernel
         // (each piece of a write costs it more than this copy does here).
         text.extend_from_slice(head.lines());
+        head.write_added(text);
     }
     let mut put = |name: &[u8], value: &[u8]| {
         text.extend_from_slice(name);
@@ -341,9 +342,7 @@ async fn respond(
         text.extend_from_slice(b"\r\n");
     };
     match &head {
-        ReplyHead::Process(head) => head
-            .added()
-            .for_each(|(n, v)| put(n.as_bytes(), v.as_bytes())),
+        ReplyHead::Process(_) => {}
         ReplyHead::Page(parts) => parts
             .headers
             .iter()

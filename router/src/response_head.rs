@@ -88,6 +88,21 @@ impl ProcessHead {
         id.chain(via).chain(cookie)
     }
 
+    /// Writes the fields the router adds as header lines (as [`ProcessHead::added`] lists them).
+    pub(crate) fn write_added(&self, into: &mut bytes::BytesMut) {
+        if let Some(id) = &self.request_id {
+            into.extend_from_slice(b"x-request-id: ");
+            into.extend_from_slice(id.as_bytes());
+            into.extend_from_slice(b"\r\n");
+        }
+        into.extend_from_slice(b"via: 1.1 paas\r\n");
+        if let Some(cookie) = &self.cookie {
+            into.extend_from_slice(b"set-cookie: ");
+            into.extend_from_slice(cookie.as_bytes());
+            into.extend_from_slice(b"\r\n");
+        }
+    }
+
     pub(crate) fn set_request_id(&mut self, id: HeaderValue) {
         self.request_id = Some(id);
     }
@@ -263,6 +278,13 @@ mod tests {
                 ("set-cookie", "c=1")
             ]
         );
+        let mut written = bytes::BytesMut::new();
+        head.write_added(&mut written);
+        let listed: String = head
+            .added()
+            .map(|(n, v)| format!("{n}: {}\r\n", v.to_str().unwrap()))
+            .collect();
+        assert_eq!(&written[..], listed.as_bytes());
         assert_eq!(head.get("date"), Some(&b"today"[..]));
         let parts = head.into_parts();
         assert_eq!(parts.headers["x-a"], "1");

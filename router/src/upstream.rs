@@ -55,19 +55,19 @@ impl Upstream {
         }
     }
 
-    /// An idle keep-alive connection, or a new one.
-    pub(crate) async fn checkout(&self, connect_timeout: Duration) -> io::Result<Checkout> {
+    /// An idle keep-alive connection, when one is still usable.
+    pub(crate) fn take_idle(&self) -> Option<Conn> {
         let idle = &self.idle[shard::index()].0;
         loop {
-            let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let Some(mut conn) = pooled else { break };
+            let mut conn = idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
             if conn.is_usable() {
-                return Ok(Checkout {
-                    conn,
-                    connect: None,
-                });
+                return Some(conn);
             }
         }
+    }
+
+    /// A new connection, and how long it took.
+    pub(crate) async fn connect(&self, connect_timeout: Duration) -> io::Result<Checkout> {
         let started = Instant::now();
         let conn = Conn::connect(self.addr, connect_timeout).await?;
         Ok(Checkout {
