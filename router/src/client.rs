@@ -92,31 +92,41 @@ impl Conn {
 
     /// Reads more from the process into the buffer; `Ok(0)` at its end.
     fn poll_fill(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() - self.buf.len() < want / 2 {
-            self.buf.reserve(want);
-        }
-        loop {
-            std::task::ready!(self.io.poll_read_ready(cx))?;
-            let spare = self.buf.capacity() - self.buf.len();
-            match self.io.try_read_buf(&mut self.buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Ok(n) if n > 0 && n < spare => {
-                    // A short read emptied the socket: forget its readiness now, so neither the
-                    // next read nor the pool's check (`is_usable`) spends a system call to
-                    // learn that. Whatever arrives later is a new event and sets it again.
-                    let _ = self.io.try_io(Interest::READABLE, || {
-                        Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                    });
-                    return Poll::Ready(Ok(n));
-                }
-                polled => return Poll::Ready(polled),
-            }
-        }
+        poll_read_into(&self.io, &mut self.buf, want, cx)
     }
 
     /// The socket and what was read past the 101 head, for a tunnel.
     pub(crate) fn into_parts(self) -> (TcpStream, Bytes) {
         (self.io, self.buf.freeze())
+    }
+}
+
+/// Reads what `io` has into `buf` (with room for about `want` more); `Ok(0)` at its end.
+pub(crate) fn poll_read_into(
+    io: &TcpStream,
+    buf: &mut BytesMut,
+    want: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() - buf.len() < want / 2 {
+        buf.reserve(want);
+    }
+    loop {
+        std::task::ready!(io.poll_read_ready(cx))?;
+        let spare = buf.capacity() - buf.len();
+        match io.try_read_buf(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Ok(n) if n > 0 && n < spare => {
+                // A short read emptied the socket: forget its readiness now, so neither the
+                // next read nor the pool's check (`Conn::is_usable`) spends a system call to
+                // learn that. Whatever arrives later is a new event and sets it again.
+                let _ = io.try_io(Interest::READABLE, || {
+                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                });
+                return Poll::Ready(Ok(n));
+            }
+            polled => return Poll::Ready(polled),
+        }
     }
 }
 

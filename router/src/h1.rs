@@ -26,7 +26,7 @@ use http::{Method, StatusCode};
 use hyper::body::Body;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
@@ -211,7 +211,8 @@ async fn requests(
             Ok(httparse::Status::Complete(len)) if len <= settings.max_header_bytes => len,
             Ok(httparse::Status::Partial) if buf.len() < settings.max_header_bytes => {
                 state.idle.store(buf.is_empty(), Relaxed);
-                let read = poll_fn(|cx| fill(&mut io, &mut buf, cx)).await;
+                let read =
+                    poll_fn(|cx| client::poll_read_into(&io, &mut buf, READ_SPACE * 2, cx)).await;
                 state.idle.store(false, Relaxed);
                 match read {
                     Ok(0) | Err(_) => return None,
@@ -262,29 +263,6 @@ async fn requests(
                 debug!(error = %err, "client connection ended with an error");
                 return None;
             }
-        }
-    }
-}
-
-/// Reads more of the client's requests into `buf`; `Ok(0)` at its end.
-fn fill(io: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-    if buf.capacity() - buf.len() < READ_SPACE {
-        buf.reserve(READ_SPACE);
-    }
-    loop {
-        std::task::ready!(io.poll_read_ready(cx))?;
-        let spare = buf.capacity() - buf.len();
-        match io.try_read_buf(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Ok(n) if n > 0 && n < spare => {
-                // A short read emptied the socket: forget its readiness now instead of
-                // learning it from a read that would block.
-                let _ = io.try_io(Interest::READABLE, || {
-                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                });
-                return Poll::Ready(Ok(n));
-            }
-            polled => return Poll::Ready(polled),
         }
     }
 }
