@@ -513,8 +513,8 @@ fn parse_head(
             let value = field.value;
             let is = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
             if is("connection") {
-                keep_alive &= !has_token(value, "close");
-                if !http11 && has_token(value, "keep-alive") {
+                keep_alive &= !headers::has_token(value, b"close");
+                if !http11 && headers::has_token(value, b"keep-alive") {
                     keep_alive = true;
                 }
                 if headers::names_other_headers(value) {
@@ -560,11 +560,9 @@ fn parse_head(
         if !connection.is_empty() || transfer_encoding {
             spans.retain(|&(name, _)| {
                 let name = slice(name);
-                let named = connection.iter().any(|&value| {
-                    slice(value)
-                        .split(|&c| c == b',')
-                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
-                });
+                let named = connection
+                    .iter()
+                    .any(|&value| headers::has_token(slice(value), name));
                 let framed_twice =
                     transfer_encoding && name.eq_ignore_ascii_case(b"content-length");
                 !(named || framed_twice)
@@ -599,12 +597,6 @@ fn parse_head(
             keep_alive,
         }));
     }
-}
-
-fn has_token(value: &[u8], token: &str) -> bool {
-    value
-        .split(|&c| c == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -47,12 +47,11 @@ pub(crate) async fn forward<'e>(
         *tried = Some(at);
         for _ in 0..ATTEMPTS_PER_PROCESS {
             // Most requests find an idle connection: no connect future to make for them.
-            let pooled = upstream.take_idle().map(|conn| Checkout {
-                conn,
-                connect: None,
-            });
-            let checkout = match pooled {
-                Some(checkout) => Ok(checkout),
+            let checkout = match upstream.take_idle() {
+                Some(conn) => Ok(Checkout {
+                    conn,
+                    connect: None,
+                }),
                 None => upstream.connect(route.timeouts.connect).await,
             };
             let checkout = match checkout {

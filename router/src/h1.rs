@@ -35,7 +35,7 @@ use crate::body::ProxyBody;
 use crate::client::{self, Framing, WriteQueue};
 use crate::date;
 use crate::gate::gated;
-use crate::headers::{self, Outbound};
+use crate::headers::{self, put_field, Fields, Outbound};
 use crate::proxy::{self, ConnCtx, Inbound};
 use crate::response_head::{Reply, ReplyHead};
 use crate::route::AppRoute;
@@ -123,12 +123,7 @@ impl Head<'_, '_> {
             match name.len() {
                 6 if is("expect") => return Verdict::HandOver,
                 7 if is("upgrade") => return Verdict::HandOver,
-                10 if is("connection") => {
-                    close |= field
-                        .value
-                        .split(|&c| c == b',')
-                        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"));
-                }
+                10 if is("connection") => close |= headers::has_token(field.value, b"close"),
                 14 if is("content-length") && field.value.trim_ascii() != b"0" => {
                     return Verdict::HandOver;
                 }
@@ -156,12 +151,7 @@ impl<'b> Inbound for Head<'b, '_> {
     }
 
     fn host(&self) -> Option<&[u8]> {
-        let mut hosts = self
-            .fields
-            .iter()
-            .filter(|f| f.name.eq_ignore_ascii_case("host"));
-        let host = hosts.next()?;
-        hosts.next().is_none().then_some(host.value)
+        self.fields.only("host")
     }
 
     fn is_http2(&self) -> bool {
@@ -313,28 +303,21 @@ async fn respond(
         text.extend_from_slice(head.lines());
         head.write_added(text);
     }
-    let mut put = |name: &[u8], value: &[u8]| {
-        text.extend_from_slice(name);
-        text.extend_from_slice(b": ");
-        text.extend_from_slice(value);
-        text.extend_from_slice(b"\r\n");
-    };
-    match &head {
-        ReplyHead::Process(_) => {}
-        ReplyHead::Page(parts) => parts
-            .headers
-            .iter()
-            .for_each(|(n, v)| put(n.as_str().as_bytes(), v.as_bytes())),
+    if let ReplyHead::Page(parts) = &head {
+        for (name, value) in &parts.headers {
+            put_field(text, name.as_str().as_bytes(), value.as_bytes());
+        }
     }
     if delimit == Delimit::Length && !has_length {
+        // Only the router's own pages come without one.
         let n = body.size_hint().exact().unwrap_or(0);
-        put(b"content-length", itoa(n, &mut [0u8; 20]));
+        put_field(text, b"content-length", n.to_string().as_bytes());
     }
     if delimit == Delimit::Chunked {
-        put(b"transfer-encoding", b"chunked");
+        put_field(text, b"transfer-encoding", b"chunked");
     }
     if close {
-        put(b"connection", b"close");
+        put_field(text, b"connection", b"close");
     }
     if !has_date {
         date::put(text);
@@ -395,19 +378,6 @@ async fn respond(
     Ok(!close)
 }
 
-/// `n` in decimal.
-fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 /// A connection handed to hyper with the bytes this path already read from it in front.
 struct Rewind {
     read: Bytes,
@@ -463,17 +433,5 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
-            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
-        }
     }
 }

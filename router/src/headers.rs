@@ -3,8 +3,6 @@
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::response_head::ProcessHead;
-
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the router knows about the client connection, rendered once per connection.
@@ -41,6 +39,12 @@ pub(crate) trait Fields {
     fn all(&self, name: &'static str) -> impl Iterator<Item = &[u8]>;
     fn first(&self, name: &'static str) -> Option<&[u8]> {
         self.all(name).next()
+    }
+    /// The value of `name` when the field is there exactly once.
+    fn only(&self, name: &'static str) -> Option<&[u8]> {
+        let mut values = self.all(name);
+        let value = values.next()?;
+        values.next().is_none().then_some(value)
     }
 }
 
@@ -231,7 +235,7 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
     head.split().freeze()
 }
 
-fn put_field(head: &mut BytesMut, name: &[u8], value: &[u8]) {
+pub(crate) fn put_field(head: &mut BytesMut, name: &[u8], value: &[u8]) {
     head.extend_from_slice(name);
     head.extend_from_slice(b": ");
     head.extend_from_slice(value);
@@ -239,17 +243,15 @@ fn put_field(head: &mut BytesMut, name: &[u8], value: &[u8]) {
 }
 
 fn is_named_by_connection<F: Fields + ?Sized>(fields: &F, name: &[u8]) -> bool {
-    fields.all("connection").any(|value| {
-        value
-            .split(|&c| c == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(name))
-    })
+    fields.all("connection").any(|value| has_token(value, name))
 }
 
-/// Adds what the client learns of the router to a process's response (whose hop-by-hop
-/// headers were left out when it was read).
-pub(crate) fn prepare_response(head: &mut ProcessHead, request_id: &HeaderValue) {
-    head.set_request_id(request_id.clone());
+/// Whether the comma-separated list `value` (a `Connection` header, say) has `token`, in any
+/// case.
+pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&c| c == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]

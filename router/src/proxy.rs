@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderValue, HOST};
+use http::header::{HeaderMap, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
@@ -95,9 +95,7 @@ impl Inbound for Request<Incoming> {
         if let Some(authority) = self.uri().authority() {
             return Some(authority.host().as_bytes());
         }
-        let mut hosts = self.headers().get_all(HOST).iter();
-        let host = hosts.next()?;
-        hosts.next().is_none().then_some(host.as_bytes())
+        self.headers().only("host")
     }
 
     fn is_http2(&self) -> bool {
@@ -277,7 +275,7 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     };
 
     let Answer { mut head, rest } = answer;
-    headers::prepare_response(&mut head, &request_id);
+    head.set_request_id(request_id.clone());
     if let Some(cookie) = cookie {
         head.set_cookie(cookie);
     }
