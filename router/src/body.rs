@@ -239,6 +239,23 @@ impl ResponseBody {
         self.head = Some(conn);
     }
 
+    /// Hands the rest of the body to `put` when the process's whole answer is read already and
+    /// no more than `up_to` bytes (see [`BodyReader::take_buffered`]), and ends the body.
+    pub(crate) fn take_buffered(&mut self, up_to: usize, put: impl FnOnce(&[u8])) -> bool {
+        let Inner::Upstream(reader) = &mut self.inner else {
+            return false;
+        };
+        let Some(n) = reader.take_buffered(up_to, put) else {
+            return false;
+        };
+        self.sent += n as u64;
+        if let Some(idle) = &mut self.idle {
+            idle.progress();
+        }
+        self.end();
+        true
+    }
+
     fn end(&mut self) {
         if let Some(finish) = self.finish.take() {
             let conn = match &mut self.inner {

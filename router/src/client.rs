@@ -8,9 +8,8 @@
 //! while the client connection takes it. A connection read to the end of a response goes
 //! back to its process's pool as a plain socket and buffer.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -27,6 +26,7 @@ use tokio::net::TcpStream;
 use crate::body::{BoxError, ProxyBody};
 use crate::headers;
 use crate::response_head::{FieldSpan, ProcessHead};
+use crate::write_queue::WriteQueue;
 
 /// Longest response head a process may send.
 const MAX_HEAD: usize = 64 * 1024;
@@ -189,6 +189,9 @@ pub(crate) struct Request {
 /// while it still reads the request, as an echo does).
 struct Upload {
     out: WriteQueue,
+    /// How much of the request head went out straight from the request (a request without a
+    /// body needs no queue).
+    head_sent: usize,
     framing: Framing,
     body_done: bool,
     body_started: bool,
@@ -200,18 +203,36 @@ enum UploadError {
 }
 
 impl Upload {
-    fn is_done(&self) -> bool {
-        self.body_done && self.out.is_empty()
+    fn is_done(&self, head: &[u8]) -> bool {
+        self.head_sent == head.len() && self.body_done && self.out.is_empty()
+    }
+
+    fn poll_head(
+        &mut self,
+        head: &[u8],
+        io: &mut TcpStream,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.head_sent < head.len() {
+            let n = std::task::ready!(Pin::new(&mut *io).poll_write(cx, &head[self.head_sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.head_sent += n;
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Writes what is queued and takes more of the body while the socket takes it:
     /// `Ready(Ok)` when everything is out.
     fn poll(
         &mut self,
+        head: &[u8],
         body: &mut ProxyBody,
         io: &mut TcpStream,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), UploadError>> {
+        std::task::ready!(self.poll_head(head, io, cx)).map_err(UploadError::Write)?;
         loop {
             if !self.out.is_empty() {
                 std::task::ready!(self.out.poll_write(io, cx)).map_err(UploadError::Write)?;
@@ -250,11 +271,16 @@ pub(crate) async fn send(
     let framing = req.framing;
     let mut upload = Upload {
         out: WriteQueue::default(),
+        head_sent: 0,
         framing,
         body_done: framing == Framing::None,
         body_started: false,
     };
-    upload.out.push(req.head.clone());
+    if !upload.body_done {
+        // Queued, so that a body that is already there goes out with it.
+        upload.out.put(&req.head);
+        upload.head_sent = req.head.len();
+    }
     let head_request = req.method == Method::HEAD;
     let replayable = is_idempotent(&req.method);
     let mut writing = true;
@@ -263,7 +289,7 @@ pub(crate) async fn send(
     let outcome = poll_fn(|cx| loop {
         let mut progress = false;
         if writing {
-            match upload.poll(&mut req.body, &mut conn.io, cx) {
+            match upload.poll(&req.head, &mut req.body, &mut conn.io, cx) {
                 Poll::Ready(Ok(())) => writing = false,
                 Poll::Ready(Err(UploadError::Body(e))) => return Poll::Ready(Outcome::Body(e)),
                 Poll::Ready(Err(UploadError::Write(e))) => {
@@ -313,9 +339,14 @@ pub(crate) async fn send(
             // going continues alongside the response body.
             let upload = if write_error.is_some() {
                 Some(None)
-            } else if upload.is_done() {
+            } else if upload.is_done(&req.head) {
                 None
             } else {
+                // What is left of the head goes out with the rest, from the queue.
+                if upload.head_sent < req.head.len() {
+                    upload.out.put(&req.head[upload.head_sent..]);
+                    upload.head_sent = req.head.len();
+                }
                 Some(Some(Box::new((upload, req.body))))
             };
             let keep_alive = parsed.keep_alive && !matches!(upload, Some(None));
@@ -361,86 +392,6 @@ fn is_idempotent(method: &Method) -> bool {
 
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
-}
-
-/// Bytes waiting to be written, written with one vectored write where possible.
-#[derive(Default)]
-pub(crate) struct WriteQueue {
-    bufs: VecDeque<Bytes>,
-    /// Small pieces joined for one `send`, kept for its capacity.
-    joined: Vec<u8>,
-}
-
-/// Pieces up to this much in all are copied together and sent with `send` rather than
-/// `writev`: the kernel's vectored path (through the file layer) costs more than the copy.
-const JOIN_UP_TO: usize = 16 * 1024;
-
-impl WriteQueue {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.bufs.clear();
-    }
-
-    pub(crate) fn push(&mut self, bytes: Bytes) {
-        self.bufs.push_back(bytes);
-    }
-
-    pub(crate) fn push_data(&mut self, data: Bytes, chunked: bool) {
-        if chunked {
-            self.bufs
-                .push_back(Bytes::from(format!("{:x}\r\n", data.len())));
-            self.bufs.push_back(data);
-            self.bufs.push_back(Bytes::from_static(b"\r\n"));
-        } else {
-            self.bufs.push_back(data);
-        }
-    }
-
-    /// Writes until everything is out (`Ready(Ok)`) or the socket is full (`Pending`).
-    pub(crate) fn poll_write(
-        &mut self,
-        io: &mut TcpStream,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
-        while !self.bufs.is_empty() {
-            let total: usize = self.bufs.iter().take(8).map(Bytes::len).sum();
-            let written = if self.bufs.len() == 1 {
-                std::task::ready!(Pin::new(&mut *io).poll_write(cx, &self.bufs[0]))?
-            } else if total <= JOIN_UP_TO {
-                self.joined.clear();
-                for buf in self.bufs.iter().take(8) {
-                    self.joined.extend_from_slice(buf);
-                }
-                std::task::ready!(Pin::new(&mut *io).poll_write(cx, &self.joined))?
-            } else {
-                let mut slices = [IoSlice::new(&[]); 8];
-                let mut count = 0;
-                for (slice, buf) in slices.iter_mut().zip(&self.bufs) {
-                    *slice = IoSlice::new(buf);
-                    count += 1;
-                }
-                std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
-            };
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            let mut left = written;
-            while left > 0 {
-                let front = self.bufs.front_mut().expect("written bytes were queued");
-                if front.len() <= left {
-                    left -= front.len();
-                    self.bufs.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
-                }
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
 }
 
 /// How a response body is delimited (RFC 9112 6.3).
@@ -654,6 +605,26 @@ impl BodyReader {
         self.state == State::Done
     }
 
+    /// The rest of a body of known length that is read already, when it is no more than
+    /// `up_to` bytes: handed to `put` and consumed, so a small answer needs no buffer of its
+    /// own. `None` (nothing taken) otherwise.
+    pub(crate) fn take_buffered(&mut self, up_to: usize, put: impl FnOnce(&[u8])) -> Option<usize> {
+        let State::Length(left) = self.state else {
+            return None;
+        };
+        if self.upload.is_some() {
+            return None;
+        }
+        let conn = self.conn.as_mut()?;
+        let left = usize::try_from(left)
+            .ok()
+            .filter(|&n| n <= up_to && n <= conn.buf.len())?;
+        put(&conn.buf[..left]);
+        conn.buf.advance(left);
+        self.state = State::Done;
+        Some(left)
+    }
+
     /// Bytes left when the length is known.
     pub(crate) fn exact_len(&self) -> Option<u64> {
         match self.state {
@@ -678,7 +649,7 @@ impl BodyReader {
         };
         if let Some(pending) = &mut self.upload {
             let (upload, body) = &mut **pending;
-            match upload.poll(body, &mut conn.io, cx) {
+            match upload.poll(&[], body, &mut conn.io, cx) {
                 Poll::Ready(Ok(())) => self.upload = None,
                 Poll::Ready(Err(UploadError::Body(e))) => {
                     self.keep_alive = false;

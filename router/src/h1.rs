@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::HeaderValue;
 use http::{Method, StatusCode};
 use hyper::body::Body;
@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use crate::body::ProxyBody;
-use crate::client::{self, Framing, WriteQueue};
+use crate::client::{self, Framing};
 use crate::date;
 use crate::gate::gated;
 use crate::headers::{self, put_field, Fields, Outbound};
@@ -40,6 +40,7 @@ use crate::proxy::{self, ConnCtx, Inbound};
 use crate::response_head::{Reply, ReplyHead};
 use crate::route::AppRoute;
 use crate::router::RouterSettings;
+use crate::write_queue::WriteQueue;
 
 /// Header fields a request head may have on this path: hyper's default limit, which a
 /// router with another limit leaves to hyper altogether.
@@ -189,10 +190,9 @@ async fn requests(
 ) -> Option<(TcpStream, BytesMut)> {
     let mut buf = BytesMut::with_capacity(READ_SPACE * 2);
     let mut out = WriteQueue::default();
-    // Where heads are written, the request's to the process and the response's; their space
-    // comes back once the bytes are out.
+    // Where request heads for the process are written; their space comes back once the
+    // bytes are out.
     let mut request_heads = BytesMut::new();
-    let mut response_heads = BytesMut::new();
     loop {
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut []);
@@ -232,16 +232,8 @@ async fn requests(
         ctx.deadlines.in_service();
         let response = proxy::answer(ctx, head).await;
         let close = close || state.closing.load(Relaxed);
-        let _ = buf.split_to(head_len);
-        let written = respond(
-            &mut io,
-            &mut out,
-            &mut response_heads,
-            response,
-            head_request,
-            close,
-        )
-        .await;
+        buf.advance(head_len);
+        let written = respond(&mut io, &mut out, response, head_request, close).await;
         ctx.deadlines.restart();
         match written {
             Ok(true) if !state.closing.load(Relaxed) => {}
@@ -257,6 +249,9 @@ async fn requests(
     }
 }
 
+/// Bodies up to this size that are read already go out in the same write as the head.
+const COPY_BODY_UP_TO: usize = 4 * 1024;
+
 /// How the response body is delimited on the way to the client.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Delimit {
@@ -270,7 +265,6 @@ enum Delimit {
 async fn respond(
     io: &mut TcpStream,
     out: &mut WriteQueue,
-    text: &mut BytesMut,
     reply: Reply,
     head_request: bool,
     close: bool,
@@ -291,42 +285,47 @@ async fn respond(
         Delimit::Chunked
     };
 
-    text.reserve(512);
-    text.extend_from_slice(b"HTTP/1.1 ");
-    text.extend_from_slice(status.as_str().as_bytes());
-    text.extend_from_slice(b" ");
-    text.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    text.extend_from_slice(b"\r\n");
-    if let ReplyHead::Process(head) = &head {
-        // The process's lines as they came; copied, so the head is one piece for the kernel
-        // (each piece of a write costs it more than this copy does here).
-        text.extend_from_slice(head.lines());
-        head.write_added(text);
-    }
-    if let ReplyHead::Page(parts) = &head {
-        for (name, value) in &parts.headers {
-            put_field(text, name.as_str().as_bytes(), value.as_bytes());
+    out.write_with(|text| {
+        text.reserve(512);
+        text.extend_from_slice(b"HTTP/1.1 ");
+        text.extend_from_slice(status.as_str().as_bytes());
+        text.extend_from_slice(b" ");
+        text.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        text.extend_from_slice(b"\r\n");
+        if let ReplyHead::Process(head) = &head {
+            // The process's lines as they came; copied, so that head and a small body go
+            // out in one piece.
+            text.extend_from_slice(head.lines());
+            head.write_added(text);
         }
-    }
-    if delimit == Delimit::Length && !has_length {
-        // Only the router's own pages come without one.
-        let n = body.size_hint().exact().unwrap_or(0);
-        put_field(text, b"content-length", n.to_string().as_bytes());
-    }
-    if delimit == Delimit::Chunked {
-        put_field(text, b"transfer-encoding", b"chunked");
-    }
-    if close {
-        put_field(text, b"connection", b"close");
-    }
-    if !has_date {
-        date::put(text);
-    }
-    text.extend_from_slice(b"\r\n");
+        if let ReplyHead::Page(parts) = &head {
+            for (name, value) in &parts.headers {
+                put_field(text, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
+        if delimit == Delimit::Length && !has_length {
+            // Only the router's own pages come without one.
+            let n = body.size_hint().exact().unwrap_or(0);
+            put_field(text, b"content-length", n.to_string().as_bytes());
+        }
+        if delimit == Delimit::Chunked {
+            put_field(text, b"transfer-encoding", b"chunked");
+        }
+        if close {
+            put_field(text, b"connection", b"close");
+        }
+        if !has_date {
+            date::put(text);
+        }
+        text.extend_from_slice(b"\r\n");
+    });
     drop(head);
-    out.push(text.split().freeze());
 
     let mut ended = delimit == Delimit::None;
+    if delimit == Delimit::Length {
+        // Most answers are small and read already: copied in behind the head.
+        ended = body.take_buffered(COPY_BODY_UP_TO, |bytes| out.put(bytes));
+    }
     let mut queued = 0usize;
     let mut body = Pin::new(&mut body);
     poll_fn(|cx| loop {
@@ -350,7 +349,7 @@ async fn respond(
                     progress = true;
                     ended = true;
                     if delimit == Delimit::Chunked {
-                        out.push(Bytes::from_static(b"0\r\n\r\n"));
+                        out.put(b"0\r\n\r\n");
                     }
                 }
                 Poll::Pending => {}

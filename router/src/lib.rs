@@ -65,6 +65,7 @@ mod threads;
 mod tls;
 mod upgrade;
 mod upstream;
+mod write_queue;
 
 pub use access_log::AccessLogLine;
 pub use error::RouterError;
