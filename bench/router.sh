@@ -10,7 +10,8 @@
 # is stopped on exit. Loopback only.
 #
 # "floor" is a yardstick, not a proxy: the least a keep-alive proxy on tokio does per request
-# (bench_router floor: no routing, no header rewriting, no timeouts).
+# (bench_router floor: no routing, no header rewriting, no timeouts; round robin per request
+# over the backends, as the proxies are configured).
 #
 # "paas" runs the router as `serve_threads` does (a single-threaded runtime and SO_REUSEPORT
 # listener per thread, like nginx's workers); "paas-shared" runs `serve` in one multi-threaded

@@ -173,7 +173,9 @@ mod floor {
         socket.set_reuseport(true)?;
         socket.bind(addr).context("floor bind")?;
         let listener = socket.listen(1024)?;
-        let pool: Rc<RefCell<Vec<TcpStream>>> = Rc::default();
+        // Idle connections per backend.
+        let pool: Rc<RefCell<Vec<Vec<TcpStream>>>> =
+            Rc::new(RefCell::new(backends.iter().map(|_| Vec::new()).collect()));
         let next = Rc::new(Cell::new(0usize));
         let backends: Rc<[SocketAddr]> = backends.into();
         loop {
@@ -188,7 +190,7 @@ mod floor {
 
     async fn proxy(
         mut client: TcpStream,
-        pool: Rc<RefCell<Vec<TcpStream>>>,
+        pool: Rc<RefCell<Vec<Vec<TcpStream>>>>,
         next: Rc<Cell<usize>>,
         backends: Rc<[SocketAddr]>,
     ) -> anyhow::Result<()> {
@@ -210,13 +212,14 @@ mod floor {
                     break;
                 }
             }
-            let pooled = pool.borrow_mut().pop();
+            // Round robin per request, as nginx, HAProxy and the router are configured.
+            let at = next.get() % backends.len();
+            next.set(at + 1);
+            let pooled = pool.borrow_mut()[at].pop();
             let mut backend = match pooled {
                 Some(backend) => backend,
                 None => {
-                    let i = next.get();
-                    next.set(i + 1);
-                    let backend = TcpStream::connect(backends[i % backends.len()]).await?;
+                    let backend = TcpStream::connect(backends[at]).await?;
                     backend.set_nodelay(true)?;
                     backend
                 }
@@ -247,7 +250,7 @@ mod floor {
                 client.write_all(&answer[..read]).await?;
                 left -= read;
             }
-            pool.borrow_mut().push(backend);
+            pool.borrow_mut()[at].push(backend);
         }
     }
 }
