@@ -248,12 +248,21 @@ impl ResponseBody {
         let Some(n) = reader.take_buffered(up_to, put) else {
             return false;
         };
+        self.took(n);
+        true
+    }
+
+    /// Counts `n` bytes taken from the process.
+    fn took(&mut self, n: usize) {
         self.sent += n as u64;
         if let Some(idle) = &mut self.idle {
             idle.progress();
         }
-        self.end();
-        true
+        // Settle as soon as the last bytes are out of the process's connection, so it is
+        // pooled again before the client even gets them.
+        if self.is_end_stream() {
+            self.end();
+        }
     }
 
     fn end(&mut self) {
@@ -291,15 +300,7 @@ impl Body for ResponseBody {
                 Poll::Pending
             }
             Poll::Ready(Some(Ok(data))) => {
-                this.sent += data.len() as u64;
-                if let Some(idle) = &mut this.idle {
-                    idle.progress();
-                }
-                // Settle as soon as the last bytes are out of the process's connection, so it
-                // is pooled again before the client even gets them.
-                if this.is_end_stream() {
-                    this.end();
-                }
+                this.took(data.len());
                 Poll::Ready(Some(Ok(Frame::data(data))))
             }
             Poll::Ready(Some(Err(err))) => {

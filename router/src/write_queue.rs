@@ -8,6 +8,7 @@
 //! a few kilobytes here). Large pieces (a body streamed in 64 KiB reads) are not copied.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -77,7 +78,7 @@ impl WriteQueue {
     pub(crate) fn push_data(&mut self, data: Bytes, chunked: bool) {
         if chunked {
             self.write_with(|text| {
-                text.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                let _ = write!(text, "{:x}\r\n", data.len());
             });
             self.push(data);
             self.put(b"\r\n");
