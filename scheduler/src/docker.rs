@@ -19,7 +19,7 @@ use bollard::query_parameters::{
 use bollard::{Docker, API_DEFAULT_VERSION};
 use rand::Rng;
 
-use crate::runtime::{Exit, LogStream, Process, ProcessSpec, Runtime};
+use crate::runtime::{Exit, LogStream, LogsFrom, Process, ProcessSpec, Runtime};
 use crate::{labels, RuntimeError};
 
 /// Seconds bollard waits for an engine's response headers. Long enough for a `stop` with a
@@ -274,7 +274,7 @@ impl Runtime for DockerRuntime {
     async fn logs(
         &self,
         process: &Process,
-        tail: usize,
+        from: LogsFrom,
         follow: bool,
     ) -> Result<LogStream, RuntimeError> {
         // Check first: the log stream would only fail once polled, with a vaguer message.
@@ -296,7 +296,7 @@ impl Runtime for DockerRuntime {
             }
             Err(e) => return Err(engine(e)),
         }
-        Ok(logs::stream(&self.docker, process, tail, follow))
+        Ok(logs::stream(&self.docker, process, from, follow))
     }
 
     async fn run_task(

@@ -14,7 +14,9 @@ pub use reconcile::{
     ReconcileReport,
 };
 pub use runtime::{Attachment, OneOffMode, Output, OutputStream, Usage, ONE_OFF};
-pub use runtime::{Exit, Limits, LogLine, LogStream, Process, ProcessSpec, ProcessState, Runtime};
+pub use runtime::{
+    Exit, Limits, LogLine, LogStream, LogsFrom, Process, ProcessSpec, ProcessState, Runtime,
+};
 
 /// Labels on every container paas runs; the scheduler finds its containers by them, never by memory.
 pub mod labels {

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 pub use plan::{backoff, plan, Plan, ONE_OFF_TYPES};
 
 use crate::health::{http_status, is_healthy, HealthCheck};
-use crate::runtime::{Limits, Process, ProcessState, Runtime};
+use crate::runtime::{Limits, LogsFrom, Process, ProcessState, Runtime};
 use crate::RuntimeError;
 
 /// One process type of the formation.
@@ -358,7 +358,7 @@ async fn wait_listening(
 /// The last lines a failed process printed, so the report says why a release is broken.
 async fn last_output(rt: &dyn Runtime, p: &Process) -> String {
     let lines = async {
-        let stream = rt.logs(p, 3, false).await.ok()?;
+        let stream = rt.logs(p, LogsFrom::Tail(3), false).await.ok()?;
         Some(stream.map(|l| l.line).collect::<Vec<_>>().await)
     };
     match tokio::time::timeout(Duration::from_secs(2), lines).await {

@@ -107,6 +107,16 @@ pub struct LogLine {
 
 pub type LogStream = Pin<Box<dyn Stream<Item = LogLine> + Send>>;
 
+/// Where a process's log stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogsFrom {
+    /// The newest `n` lines.
+    Tail(usize),
+    /// Every line written in or after the second this time falls in: whatever the process
+    /// wrote, however much, without a gap (readers skip what they already have).
+    Since(DateTime<Utc>),
+}
+
 /// The process type of one-off processes (`paas run`): `run.1`, `run.2`, ... They belong to
 /// whoever started them, never to the formation, so the reconcile loop leaves them alone.
 pub const ONE_OFF: &str = "run";
@@ -148,12 +158,11 @@ pub trait Runtime: Send + Sync {
     async fn start(&self, spec: &ProcessSpec) -> Result<Process, RuntimeError>;
     /// Stop (SIGTERM, then SIGKILL after `grace_secs`) and remove a process.
     async fn remove(&self, id: &str, grace_secs: u32) -> Result<(), RuntimeError>;
-    /// The last `tail` lines of a process's stdout and stderr, then (if `follow`) new ones as
-    /// they come.
+    /// A process's stdout and stderr from `from`, then (if `follow`) new lines as they come.
     async fn logs(
         &self,
         process: &Process,
-        tail: usize,
+        from: LogsFrom,
         follow: bool,
     ) -> Result<LogStream, RuntimeError>;
     /// Runs a one-shot task (the release phase) to completion: its output lines go to `output`

@@ -2,6 +2,9 @@
 //! output; after a daemon restart each process is read again from the newest line the history
 //! already has, so nothing is repeated and (within the engine's retention) nothing is lost.
 //!
+//! A process that started while the collector runs is read from its start, so a burst of output
+//! before it was first listed is not cut to the newest lines.
+//!
 //! The engine ends a follow at once when the container is not running, which includes one that
 //! was created but not started yet: a process whose output ended while it is still listed as
 //! running or starting is followed again, from after the last line read.
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use paas_scheduler::{Process, ProcessState, Runtime};
+use paas_scheduler::{LogsFrom, Process, ProcessState, Runtime};
 
 use crate::hub::{LogHub, RECENT_LINES};
 use crate::line::{LogLine, Source};
@@ -43,6 +46,10 @@ impl Followed {
     }
 }
 
+/// Processes created this long before the collector started count as new: the daemon's first
+/// reconcile starts them just before.
+const NEW_BEFORE_START: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// Looks for new processes every `every` and follows each one's output until it ends.
 pub fn spawn(
     hub: Arc<LogHub>,
@@ -50,6 +57,7 @@ pub fn spawn(
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let started = Utc::now() - NEW_BEFORE_START;
         let followed = Arc::new(Mutex::new(Followed::default()));
         // What the history already had when this daemon started, per app and process name.
         let mut floors: HashMap<(String, String), Option<DateTime<Utc>>> = HashMap::new();
@@ -73,10 +81,18 @@ pub fn spawn(
                             // nothing in it yet.
                             let history = history.filter(|f| *f >= p.created_at);
                             let floor = read_to.max(history);
+                            // Without a floor, an old process adopted with no history of it
+                            // (its output may be huge) gets the newest lines only.
+                            let from = match floor {
+                                Some(t) => LogsFrom::Since(t),
+                                None if p.created_at >= started => LogsFrom::Since(p.created_at),
+                                None => LogsFrom::Tail(RECENT_LINES),
+                            };
                             tokio::spawn(follow(
                                 hub.clone(),
                                 runtime.clone(),
                                 p,
+                                from,
                                 floor,
                                 followed.clone(),
                             ));
@@ -94,12 +110,13 @@ async fn follow(
     hub: Arc<LogHub>,
     runtime: Arc<dyn Runtime>,
     process: Process,
+    from: LogsFrom,
     floor: Option<DateTime<Utc>>,
     followed: Arc<Mutex<Followed>>,
 ) {
     let name = process.name();
     let mut last = floor;
-    match runtime.logs(&process, RECENT_LINES, true).await {
+    match runtime.logs(&process, from, true).await {
         Ok(mut lines) => {
             while let Some(l) = lines.next().await {
                 if floor.is_some_and(|f| l.time <= f) {

@@ -353,8 +353,9 @@ fn a_dead_drain_slows_nothing_and_its_losses_are_told() {
     });
     assert!(
         told.is_ok(),
-        "{}",
-        ok(&p, p.paas(&["logs", "--source", "platform", "-a", "noisy"]))
+        "{}\n--- paasd log ---\n{}",
+        ok(&p, p.paas(&["logs", "--source", "platform", "-a", "noisy"])),
+        p.log()
     );
     // Meanwhile the stream kept every line and the app kept answering.
     let all = eventually(Duration::from_secs(30), || {

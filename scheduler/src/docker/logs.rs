@@ -5,16 +5,27 @@ use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::{future, stream, StreamExt};
 
-use crate::runtime::{LogLine, LogStream, Process};
+use crate::runtime::{LogLine, LogStream, LogsFrom, Process};
 
-pub(super) fn stream(docker: &Docker, process: &Process, tail: usize, follow: bool) -> LogStream {
+pub(super) fn stream(
+    docker: &Docker,
+    process: &Process,
+    from: LogsFrom,
+    follow: bool,
+) -> LogStream {
     let options = LogsOptionsBuilder::new()
         .stdout(true)
         .stderr(true)
         .timestamps(true)
-        .follow(follow)
-        .tail(&tail.to_string())
-        .build();
+        .follow(follow);
+    let options = match from {
+        LogsFrom::Tail(n) => options.tail(&n.to_string()),
+        // The engine takes whole seconds; 0 would mean "from the start" anyway.
+        LogsFrom::Since(t) => options
+            .tail("all")
+            .since(i32::try_from(t.timestamp().max(0)).unwrap_or(i32::MAX)),
+    }
+    .build();
     let name = process.name();
     let id = process.id.clone();
     let chunks = docker.logs(&process.id, Some(options));

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::{engine, logs, DockerRuntime};
-use crate::runtime::{Exit, ProcessSpec, Runtime};
+use crate::runtime::{Exit, LogsFrom, ProcessSpec, Runtime};
 use crate::RuntimeError;
 
 /// What `timeout` reports as the exit code, as coreutils' `timeout` does.
@@ -22,7 +22,12 @@ pub(super) async fn run(
 ) -> Result<Exit, RuntimeError> {
     let process = rt.start(spec).await?;
     let relay = {
-        let mut lines = logs::stream(&rt.docker, &process, 100_000, true);
+        let mut lines = logs::stream(
+            &rt.docker,
+            &process,
+            LogsFrom::Since(process.created_at),
+            true,
+        );
         async move {
             while let Some(line) = lines.next().await {
                 if output.send(line.line).await.is_err() {

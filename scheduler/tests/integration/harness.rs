@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use paas_scheduler::{
-    Desired, DesiredProcess, DockerRuntime, Process, ProcessSpec, ReconcileOptions, Runtime,
+    Desired, DesiredProcess, DockerRuntime, LogsFrom, Process, ProcessSpec, ReconcileOptions,
+    Runtime,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -191,7 +192,7 @@ pub fn ids(ps: &[Process]) -> Vec<String> {
 
 /// The last `tail` log lines of a process, without following.
 pub async fn log_lines(rt: &dyn Runtime, p: &Process, tail: usize) -> Vec<String> {
-    let stream = rt.logs(p, tail, false).await.expect("logs");
+    let stream = rt.logs(p, LogsFrom::Tail(tail), false).await.expect("logs");
     let lines = tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
         .await
         .expect("a non-following log stream ends");

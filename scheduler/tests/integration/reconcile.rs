@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use paas_scheduler::{
-    reconcile_app, DockerRuntime, LogStream, Process, ProcessSpec, ProcessState, ReconcileOptions,
-    ReconcileReport, Runtime, RuntimeError,
+    reconcile_app, DockerRuntime, LogStream, LogsFrom, Process, ProcessSpec, ProcessState,
+    ReconcileOptions, ReconcileReport, Runtime, RuntimeError,
 };
 
 use crate::harness::{
@@ -82,10 +82,10 @@ impl Runtime for Recording<'_> {
     async fn logs(
         &self,
         process: &Process,
-        tail: usize,
+        from: LogsFrom,
         follow: bool,
     ) -> Result<LogStream, RuntimeError> {
-        self.inner.logs(process, tail, follow).await
+        self.inner.logs(process, from, follow).await
     }
     async fn run_task(
         &self,

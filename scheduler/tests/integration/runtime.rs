@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use paas_scheduler::{labels, DockerRuntime, ProcessSpec, ProcessState, Runtime, RuntimeError};
+use paas_scheduler::{
+    labels, DockerRuntime, LogsFrom, ProcessSpec, ProcessState, Runtime, RuntimeError,
+};
 
 use crate::harness::{
     docker, docker_host, http_get, log_lines, wait_for, web_spec, Engine, IMAGE, WEB,
@@ -164,7 +166,30 @@ async fn logs_tail_and_follow() {
         "the tail is the newest lines: {last:?}"
     );
 
-    let stream = rt.logs(&p, 0, true).await.expect("follow");
+    // From a time: everything since, however many lines; nothing from a time to come.
+    async fn since(rt: &DockerRuntime, p: &paas_scheduler::Process, from: LogsFrom) -> Vec<String> {
+        let stream = rt.logs(p, from, false).await.expect("logs since");
+        let lines = tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
+            .await
+            .expect("a non-following log stream ends");
+        lines.into_iter().map(|l| l.line).collect()
+    }
+    let from_start = since(rt, &p, LogsFrom::Since(p.created_at)).await;
+    assert_eq!(
+        from_start.iter().find(|l| *l != "oops").map(String::as_str),
+        Some("line-1"),
+        "{from_start:?}"
+    );
+    assert!(from_start.len() > 6, "{from_start:?}");
+    let later = since(
+        rt,
+        &p,
+        LogsFrom::Since(chrono::Utc::now() + chrono::Duration::hours(1)),
+    )
+    .await;
+    assert!(later.is_empty(), "{later:?}");
+
+    let stream = rt.logs(&p, LogsFrom::Tail(0), true).await.expect("follow");
     let lines: Vec<_> =
         tokio::time::timeout(Duration::from_secs(10), stream.take(3).collect::<Vec<_>>())
             .await
@@ -191,7 +216,7 @@ async fn logs_tail_and_follow() {
 
     rt.remove(&p.id, 1).await.unwrap();
     let err = rt
-        .logs(&p, 10, false)
+        .logs(&p, LogsFrom::Tail(10), false)
         .await
         .err()
         .expect("logs of a removed process fail");
