@@ -68,7 +68,7 @@ impl Idle {
 
 /// The request body sent to a process.
 pub(crate) struct ProxyBody {
-    inner: Option<Incoming>,
+    inner: Incoming,
     limit: u64,
     seen: u64,
     idle: Idle,
@@ -76,7 +76,7 @@ pub(crate) struct ProxyBody {
 }
 
 impl ProxyBody {
-    pub(crate) fn new(body: Option<Incoming>, limit: Option<u64>, idle: Duration) -> Self {
+    pub(crate) fn new(body: Incoming, limit: Option<u64>, idle: Duration) -> Self {
         ProxyBody {
             inner: body,
             limit: limit.unwrap_or(u64::MAX),
@@ -88,9 +88,7 @@ impl ProxyBody {
 
     /// Where the bytes sent are counted.
     pub(crate) fn count_into(&mut self, series: &Arc<Series>) {
-        if self.inner.is_some() {
-            self.series = Some(Arc::clone(series));
-        }
+        self.series = Some(Arc::clone(series));
     }
 }
 
@@ -103,10 +101,7 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let Some(body) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(body).poll_frame(cx) {
+        match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => this.idle.poll_expired(cx).map(|e| Some(Err(e.into()))),
             Poll::Ready(Some(Ok(frame))) => {
                 this.idle.progress();
@@ -128,13 +123,11 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+        self.inner.size_hint()
     }
 }
 

@@ -13,6 +13,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::headers;
+use crate::metrics::Series;
 use crate::response_head::{FieldSpan, ProcessHead};
 use crate::write_queue::WriteQueue;
 
@@ -48,8 +50,6 @@ pub(crate) struct Conn {
     /// Whether it served a request before: a failure before any answer then means it was
     /// closed while idle, and the request can go out again on another connection.
     reused: bool,
-    /// Scratch space for parsing response heads.
-    spans: Vec<FieldSpan>,
 }
 
 impl Conn {
@@ -62,7 +62,6 @@ impl Conn {
             io,
             buf: BytesMut::new(),
             reused: false,
-            spans: Vec::new(),
         })
     }
 
@@ -164,8 +163,8 @@ pub(crate) enum Framing {
 impl Framing {
     /// As the client framed it: no body, a declared length, or (HTTP/1.1 chunked, HTTP/2
     /// data frames) an open end, sent on chunked.
-    pub(crate) fn of(headers: &HeaderMap, body: &ProxyBody) -> Framing {
-        if body.is_end_stream() {
+    pub(crate) fn of(headers: &HeaderMap, body: Option<&ProxyBody>) -> Framing {
+        if body.is_none_or(ProxyBody::is_end_stream) {
             Framing::None
         } else if headers.contains_key(CONTENT_LENGTH) {
             Framing::Length
@@ -178,10 +177,42 @@ impl Framing {
 /// A request ready for a process: its head already written out (see
 /// [`headers::encode_request_head`]), so trying it on another connection costs nothing.
 pub(crate) struct Request {
-    pub(crate) head: Bytes,
-    pub(crate) method: Method,
-    pub(crate) framing: Framing,
-    pub(crate) body: ProxyBody,
+    head: Bytes,
+    framing: Framing,
+    head_request: bool,
+    /// Whether it may go out again after a connection failed under it (idempotent).
+    replayable: bool,
+    /// Most requests have none: kept out of line, the request stays small to move.
+    body: Option<Box<ProxyBody>>,
+}
+
+impl Request {
+    /// `body` is `None` for a request without one (`framing` is then [`Framing::None`]).
+    pub(crate) fn new(
+        head: Bytes,
+        method: &Method,
+        framing: Framing,
+        body: Option<Box<ProxyBody>>,
+    ) -> Request {
+        Request {
+            head,
+            framing: if body.is_some() {
+                framing
+            } else {
+                Framing::None
+            },
+            head_request: method == Method::HEAD,
+            replayable: is_idempotent(method),
+            body,
+        }
+    }
+
+    /// Where the body's bytes are counted.
+    pub(crate) fn count_into(&mut self, series: &Arc<Series>) {
+        if let Some(body) = &mut self.body {
+            body.count_into(series);
+        }
+    }
 }
 
 /// The request on its way out: bytes queued for the socket and the client's body behind
@@ -228,7 +259,7 @@ impl Upload {
     fn poll(
         &mut self,
         head: &[u8],
-        body: &mut ProxyBody,
+        mut body: Option<&mut ProxyBody>,
         io: &mut TcpStream,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), UploadError>> {
@@ -238,8 +269,8 @@ impl Upload {
                 std::task::ready!(self.out.poll_write(io, cx)).map_err(UploadError::Write)?;
             } else if self.body_done {
                 return Poll::Ready(Ok(()));
-            } else {
-                match std::task::ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            } else if let Some(body) = body.as_deref_mut() {
+                match std::task::ready!(Pin::new(body).poll_frame(cx)) {
                     Some(Ok(frame)) => {
                         self.body_started = true;
                         if let Ok(data) = frame.into_data() {
@@ -256,6 +287,8 @@ impl Upload {
                         self.body_done = true;
                     }
                 }
+            } else {
+                self.body_done = true;
             }
         }
     }
@@ -281,15 +314,15 @@ pub(crate) async fn send(
         upload.out.put(&req.head);
         upload.head_sent = req.head.len();
     }
-    let head_request = req.method == Method::HEAD;
-    let replayable = is_idempotent(&req.method);
+    let head_request = req.head_request;
+    let replayable = req.replayable;
     let mut writing = true;
     let mut write_error = None;
 
     let outcome = poll_fn(|cx| loop {
         let mut progress = false;
         if writing {
-            match upload.poll(&req.head, &mut req.body, &mut conn.io, cx) {
+            match upload.poll(&req.head, req.body.as_deref_mut(), &mut conn.io, cx) {
                 Poll::Ready(Ok(())) => writing = false,
                 Poll::Ready(Err(UploadError::Body(e))) => return Poll::Ready(Outcome::Body(e)),
                 Poll::Ready(Err(UploadError::Write(e))) => {
@@ -301,7 +334,7 @@ pub(crate) async fn send(
                 Poll::Pending => {}
             }
         }
-        match parse_head(&mut conn.buf, &mut conn.spans, head_request, upgrade) {
+        match parse_head(&mut conn.buf, head_request, upgrade) {
             Ok(Some(parsed)) => return Poll::Ready(Outcome::Head(parsed)),
             Ok(None) => {}
             Err(e) => return Poll::Ready(Outcome::Failed(e)),
@@ -412,8 +445,21 @@ struct Parsed {
 
 /// Parses a complete response head off the front of `buf` (skipping interim 1xx answers
 /// other than 101); `None` while more is needed. Hop-by-hop headers are left out of the
-/// map built (RFC 9110 7.6.1). `spans` is scratch space kept with the connection.
-fn parse_head(
+/// map built (RFC 9110 7.6.1).
+fn parse_head(buf: &mut BytesMut, head_request: bool, upgrade: bool) -> io::Result<Option<Parsed>> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    SPANS.with_borrow_mut(|spans| parse_head_with(buf, spans, head_request, upgrade))
+}
+
+thread_local! {
+    /// Scratch space for the fields of a response head: kept per thread, not per connection,
+    /// so that connections stay small to move.
+    static SPANS: std::cell::RefCell<Vec<FieldSpan>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parse_head_with(
     buf: &mut BytesMut,
     spans: &mut Vec<FieldSpan>,
     head_request: bool,
@@ -577,7 +623,7 @@ pub(crate) struct BodyReader {
     state: State,
     keep_alive: bool,
     /// Rare (the client still sending while the process answers), so kept out of line.
-    upload: Option<Box<(Upload, ProxyBody)>>,
+    upload: Option<Box<(Upload, Option<Box<ProxyBody>>)>>,
 }
 
 impl BodyReader {
@@ -585,7 +631,7 @@ impl BodyReader {
         conn: Conn,
         framing: BodyFraming,
         keep_alive: bool,
-        upload: Option<Box<(Upload, ProxyBody)>>,
+        upload: Option<Box<(Upload, Option<Box<ProxyBody>>)>>,
     ) -> Self {
         let state = match framing {
             BodyFraming::Empty => State::Done,
@@ -649,7 +695,7 @@ impl BodyReader {
         };
         if let Some(pending) = &mut self.upload {
             let (upload, body) = &mut **pending;
-            match upload.poll(&[], body, &mut conn.io, cx) {
+            match upload.poll(&[], body.as_deref_mut(), &mut conn.io, cx) {
                 Poll::Ready(Ok(())) => self.upload = None,
                 Poll::Ready(Err(UploadError::Body(e))) => {
                     self.keep_alive = false;
@@ -793,7 +839,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &[u8]) -> io::Result<Option<Parsed>> {
-        parse_head(&mut BytesMut::from(raw), &mut Vec::new(), false, false)
+        parse_head(&mut BytesMut::from(raw), false, false)
     }
 
     #[test]
@@ -841,9 +887,7 @@ mod tests {
         assert_eq!(p.body, BodyFraming::Empty);
 
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"[..]);
-        let p = parse_head(&mut buf, &mut Vec::new(), true, false)
-            .unwrap()
-            .unwrap();
+        let p = parse_head(&mut buf, true, false).unwrap().unwrap();
         assert_eq!(p.body, BodyFraming::Empty);
         assert_eq!(p.head.get("content-length"), Some(&b"9"[..]));
     }
@@ -853,9 +897,7 @@ mod tests {
         let mut buf = BytesMut::from(
             &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"[..],
         );
-        let p = parse_head(&mut buf, &mut Vec::new(), false, false)
-            .unwrap()
-            .unwrap();
+        let p = parse_head(&mut buf, false, false).unwrap().unwrap();
         assert_eq!(p.head.status, 201);
         assert!(buf.is_empty());
         assert!(parse(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());

@@ -67,7 +67,7 @@ pub(crate) async fn forward<'e>(
                 }
             };
             let in_flight = count.then(|| InFlight::new(upstream));
-            req.body.count_into(&upstream.series);
+            req.count_into(&upstream.series);
             match client::send(checkout.conn, req, upgrade).await {
                 Ok(answer) => {
                     return Ok(Forwarded {

@@ -31,7 +31,6 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::body::ProxyBody;
 use crate::client::{self, Framing};
 use crate::date;
 use crate::gate::gated;
@@ -166,17 +165,15 @@ impl<'b> Inbound for Head<'b, '_> {
     fn into_outgoing(
         self,
         out: &Outbound<'_>,
-        route: &AppRoute,
+        _: &AppRoute,
     ) -> (client::Request, Option<OnUpgrade>) {
+        // No body on this path: nothing of the route's body limits applies.
         let head =
             headers::encode_request_head(&self.method, self.target, self.fields, out, self.scratch);
-        let request = client::Request {
-            head,
-            method: self.method,
-            framing: Framing::None,
-            body: ProxyBody::new(None, route.max_body_bytes, route.timeouts.idle),
-        };
-        (request, None)
+        (
+            client::Request::new(head, &self.method, Framing::None, None),
+            None,
+        )
     }
 }
 
@@ -230,10 +227,12 @@ async fn requests(
         };
         let head_request = head.method == Method::HEAD;
         ctx.deadlines.in_service();
-        let response = proxy::answer(ctx, head).await;
+        // Answered in place: the reply is large, and moving it into `respond` is a copy.
+        let mut reply = proxy::answer(ctx, head).await;
         let close = close || state.closing.load(Relaxed);
         buf.advance(head_len);
-        let written = respond(&mut io, &mut out, response, head_request, close).await;
+        let written = respond(&mut io, &mut out, &mut reply, head_request, close).await;
+        drop(reply);
         ctx.deadlines.restart();
         match written {
             Ok(true) if !state.closing.load(Relaxed) => {}
@@ -265,14 +264,14 @@ enum Delimit {
 async fn respond(
     io: &mut TcpStream,
     out: &mut WriteQueue,
-    reply: Reply,
+    reply: &mut Reply,
     head_request: bool,
     close: bool,
 ) -> io::Result<bool> {
     let status = reply.status();
     let has_length = reply.has_length();
     let has_date = reply.has_date();
-    let Reply { head, mut body } = reply;
+    let Reply { head, body } = reply;
     let delimit = if head_request
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
@@ -319,7 +318,9 @@ async fn respond(
         }
         text.extend_from_slice(b"\r\n");
     });
-    drop(head);
+    if let ReplyHead::Process(head) = head {
+        head.release_lines();
+    }
 
     let mut ended = delimit == Delimit::None;
     if delimit == Delimit::Length {
@@ -327,7 +328,7 @@ async fn respond(
         ended = body.take_buffered(COPY_BODY_UP_TO, |bytes| out.put(bytes));
     }
     let mut queued = 0usize;
-    let mut body = Pin::new(&mut body);
+    let mut body = Pin::new(body);
     poll_fn(|cx| loop {
         let mut progress = false;
         if !ended && queued < WRITE_AHEAD {

@@ -115,9 +115,14 @@ impl Inbound for Request<Incoming> {
     ) -> (client::Request, Option<OnUpgrade>) {
         let client_upgrade = out.upgrade.map(|_| hyper::upgrade::on(&mut self));
         let (parts, body) = self.into_parts();
-        let body = (!body.is_end_stream()).then_some(body);
-        let body = ProxyBody::new(body, route.max_body_bytes, route.timeouts.idle);
-        let framing = Framing::of(&parts.headers, &body);
+        let body = (!body.is_end_stream()).then(|| {
+            Box::new(ProxyBody::new(
+                body,
+                route.max_body_bytes,
+                route.timeouts.idle,
+            ))
+        });
+        let framing = Framing::of(&parts.headers, body.as_deref());
         let host = parts
             .uri
             .authority()
@@ -138,13 +143,10 @@ impl Inbound for Request<Incoming> {
             &out,
             &mut bytes::BytesMut::new(),
         );
-        let request = client::Request {
-            head,
-            method: parts.method,
-            framing,
-            body,
-        };
-        (request, client_upgrade)
+        (
+            client::Request::new(head, &parts.method, framing, body),
+            client_upgrade,
+        )
     }
 }
 
@@ -222,16 +224,26 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
 
     let timeout = route.timeouts.response;
     let mut tried = None;
-    let forwarding = forward(router, &entry, pool, outgoing, asks_upgrade, &mut tried);
+    // The forwarding future is made where it is polled: it is large, and moving it is a copy.
     let forwarded = if http2 {
         // Each HTTP/2 stream is a task of its own, out of the connection watchdog's reach.
-        tokio::time::timeout(timeout.saturating_sub(started.elapsed()), forwarding)
-            .await
-            .map_err(|_| TimedOut)
+        tokio::time::timeout(
+            timeout.saturating_sub(started.elapsed()),
+            forward(router, &entry, pool, outgoing, asks_upgrade, &mut tried),
+        )
+        .await
+        .map_err(|_| TimedOut)
     } else {
         let deadlines = &ctx.deadlines;
         deadlines.expect_response_by(started + timeout);
-        let mut forwarding = std::pin::pin!(forwarding);
+        let mut forwarding = std::pin::pin!(forward(
+            router,
+            &entry,
+            pool,
+            outgoing,
+            asks_upgrade,
+            &mut tried
+        ));
         let forwarded = std::future::poll_fn(|cx| {
             if deadlines.response_overdue() {
                 return std::task::Poll::Ready(Err(TimedOut));

@@ -23,7 +23,8 @@ pub(crate) struct ProcessHead {
     has_date: bool,
     /// What the router adds.
     request_id: Option<HeaderValue>,
-    cookie: Option<HeaderValue>,
+    /// Rare (a client's first canary answer): out of line, so the head stays small to move.
+    cookie: Option<Box<HeaderValue>>,
 }
 
 impl ProcessHead {
@@ -80,11 +81,17 @@ impl ProcessHead {
         &self.lines
     }
 
+    /// Lets go of the lines once they are written: they share the process connection's read
+    /// buffer, which can then reuse its space for the body.
+    pub(crate) fn release_lines(&mut self) {
+        self.lines = Bytes::new();
+    }
+
     /// The fields the router adds, in the order they go out.
     pub(crate) fn added(&self) -> impl Iterator<Item = (&'static str, &HeaderValue)> {
         let id = self.request_id.iter().map(|v| ("x-request-id", v));
         let via = std::iter::once(("via", &VIA_PAAS));
-        let cookie = self.cookie.iter().map(|v| ("set-cookie", v));
+        let cookie = self.cookie.iter().map(|v| ("set-cookie", &**v));
         id.chain(via).chain(cookie)
     }
 
@@ -108,7 +115,7 @@ impl ProcessHead {
     }
 
     pub(crate) fn set_cookie(&mut self, cookie: HeaderValue) {
-        self.cookie = Some(cookie);
+        self.cookie = Some(Box::new(cookie));
     }
 
     /// The process's fields (not the router's), parsed back from the lines.

@@ -70,12 +70,17 @@ impl AppEntry {
     }
 }
 
+/// Apps by name or domain. Every request hashes its host once: foldhash (seeded per process)
+/// costs a fraction of std's SipHash there, and the keys are names the platform's users chose,
+/// not ones a client can add.
+pub(crate) type Names = HashMap<Box<str>, Arc<AppEntry>, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 pub(crate) struct RouteTable {
-    pub(crate) apps: HashMap<Box<str>, Arc<AppEntry>>,
-    exact: HashMap<Box<str>, Arc<AppEntry>>,
+    pub(crate) apps: Names,
+    exact: Names,
     /// `*.example.com` under `example.com`.
-    wildcard: HashMap<Box<str>, Arc<AppEntry>>,
+    wildcard: Names,
 }
 
 impl RouteTable {

@@ -33,8 +33,18 @@ pub(crate) struct Upstream {
     pub(crate) in_flight: AtomicUsize,
     /// Idle connections per thread: a connection's task runs on the thread that opened it, so
     /// reusing it from that thread wakes no other.
-    idle: [Padded<Mutex<Vec<Conn>>>; SHARDS],
+    idle: [Padded<Mutex<Idle>>; SHARDS],
 }
+
+#[derive(Default)]
+struct Idle {
+    conns: Vec<Conn>,
+    /// Connections given back, for looking at the oldest now and then.
+    returned: u32,
+}
+
+/// Every this many connections given back, the oldest idle one is looked at.
+const LOOK_AT_OLDEST_EVERY: u32 = 16;
 
 /// A connection ready for one request; `connect` is `Some` when it was opened for it.
 pub(crate) struct Checkout {
@@ -59,7 +69,7 @@ impl Upstream {
     pub(crate) fn take_idle(&self) -> Option<Conn> {
         let idle = &self.idle[shard::index()].0;
         loop {
-            let mut conn = idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            let mut conn = idle.lock().unwrap_or_else(|e| e.into_inner()).conns.pop()?;
             if conn.is_usable() {
                 return Some(conn);
             }
@@ -83,12 +93,19 @@ impl Upstream {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         // The oldest idle connection is the likeliest to have been closed by the process:
-        // looking at it on each return keeps closed ones from piling up.
-        if idle.first_mut().is_some_and(|oldest| !oldest.is_usable()) {
-            idle.remove(0);
+        // looking at it now and then keeps closed ones from piling up (not on every return:
+        // that is a readiness check per request, for connections that are nearly always fine).
+        idle.returned = idle.returned.wrapping_add(1);
+        if idle.returned.is_multiple_of(LOOK_AT_OLDEST_EVERY)
+            && idle
+                .conns
+                .first_mut()
+                .is_some_and(|oldest| !oldest.is_usable())
+        {
+            idle.conns.remove(0);
         }
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
+        if idle.conns.len() < MAX_IDLE {
+            idle.conns.push(conn);
         }
     }
 
