@@ -200,54 +200,18 @@ pub async fn build(
         options = options.cpuperiod(CPU_PERIOD as i32).cpuquota(cpu_quota);
     }
     let options = options.build();
+    let context = bytes::Bytes::from(context_tar);
 
     let run = async {
-        let mut stream =
-            docker.build_image(options, None, Some(bollard::body_full(context_tar.into())));
-        let mut lines = LineSplitter::default();
-        let mut image_id = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(text) = info.stream.as_deref() {
-                        for line in lines.push(text) {
-                            let _ = log.send(line).await;
-                        }
-                    }
-                    if let Some(status) = info.status {
-                        let _ = log.send(status).await;
-                    }
-                    if let Some(id) = info.aux.and_then(|aux| aux.id) {
-                        image_id = Some(id);
-                    }
+        let mut retried = false;
+        loop {
+            match attempt(docker, options.clone(), context.clone(), tag, &log).await {
+                Err(BuildError::Failed { message }) if !retried && lost_cache_layer(&message) => {
+                    retried = true;
+                    let _ = log.send(LOST_CACHE_LAYER.to_string()).await;
                 }
-                Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    if let Some(rest) = lines.finish() {
-                        let _ = log.send(rest).await;
-                    }
-                    let _ = log.send(error.clone()).await;
-                    return Err(BuildError::Failed { message: error });
-                }
-                Err(e) => return Err(BuildError::Docker(e)),
+                other => return other,
             }
-        }
-        if let Some(rest) = lines.finish() {
-            let _ = log.send(rest).await;
-        }
-        match image_id {
-            Some(id) => Ok(id),
-            // Older engines only print "Successfully built"; the tag tells the id.
-            None => match docker.inspect_image(tag).await {
-                Ok(image) => image.id.ok_or_else(|| BuildError::NoImage {
-                    tag: tag.to_string(),
-                }),
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => Err(BuildError::NoImage {
-                    tag: tag.to_string(),
-                }),
-                Err(e) => Err(e.into()),
-            },
         }
     };
     // Dropping the request on timeout makes the engine cancel the build; `forcerm` then
@@ -257,6 +221,71 @@ pub async fn build(
         .unwrap_or(Err(BuildError::Timeout {
             limit: limits.timeout,
         }))
+}
+
+const LOST_CACHE_LAYER: &str = "-----> A cached layer this build used was removed meanwhile (with another release's image); building again";
+
+/// Whether a build failed because an image it reused from the build cache was removed while
+/// it ran: untagging an old release's image also removes its untagged parents, which are the
+/// cache of every build with the same first steps. Building again does not find it in the
+/// cache any more and makes the layer anew.
+fn lost_cache_layer(message: &str) -> bool {
+    message.contains("unknown parent image ID") || message.contains("failed to set parent")
+}
+
+async fn attempt(
+    docker: &Docker,
+    options: bollard::query_parameters::BuildImageOptions,
+    context: bytes::Bytes,
+    tag: &str,
+    log: &mpsc::Sender<String>,
+) -> Result<String, BuildError> {
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context)));
+    let mut lines = LineSplitter::default();
+    let mut image_id = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream.as_deref() {
+                    for line in lines.push(text) {
+                        let _ = log.send(line).await;
+                    }
+                }
+                if let Some(status) = info.status {
+                    let _ = log.send(status).await;
+                }
+                if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                    image_id = Some(id);
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                if let Some(rest) = lines.finish() {
+                    let _ = log.send(rest).await;
+                }
+                let _ = log.send(error.clone()).await;
+                return Err(BuildError::Failed { message: error });
+            }
+            Err(e) => return Err(BuildError::Docker(e)),
+        }
+    }
+    if let Some(rest) = lines.finish() {
+        let _ = log.send(rest).await;
+    }
+    match image_id {
+        Some(id) => Ok(id),
+        // Older engines only print "Successfully built"; the tag tells the id.
+        None => match docker.inspect_image(tag).await {
+            Ok(image) => image.id.ok_or_else(|| BuildError::NoImage {
+                tag: tag.to_string(),
+            }),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(BuildError::NoImage {
+                tag: tag.to_string(),
+            }),
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 /// Reassembles lines from the engine's `stream` fragments, which need not end at line ends.
@@ -293,5 +322,16 @@ mod tests {
         assert_eq!(s.push("c\r\n\nhi"), [" ---> abc", ""]);
         assert_eq!(s.finish().as_deref(), Some("hi"));
         assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn a_cache_layer_removed_mid_build_is_told_from_other_failures() {
+        assert!(lost_cache_layer("failed to export image: failed to set parent sha256:f7d8ed80e42e: unknown parent image ID sha256:f7d8ed80e42e"));
+        assert!(!lost_cache_layer(
+            "The command '/bin/sh -c make' returned a non-zero code: 2"
+        ));
+        assert!(!lost_cache_layer(
+            "COPY failed: file not found in build context"
+        ));
     }
 }
