@@ -192,7 +192,12 @@ pub fn ids(ps: &[Process]) -> Vec<String> {
 
 /// The last `tail` log lines of a process, without following.
 pub async fn log_lines(rt: &dyn Runtime, p: &Process, tail: usize) -> Vec<String> {
-    let stream = rt.logs(p, LogsFrom::Tail(tail), false).await.expect("logs");
+    log_lines_from(rt, p, LogsFrom::Tail(tail)).await
+}
+
+/// A process's log lines from `from`, without following.
+pub async fn log_lines_from(rt: &dyn Runtime, p: &Process, from: LogsFrom) -> Vec<String> {
+    let stream = rt.logs(p, from, false).await.expect("logs");
     let lines = tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
         .await
         .expect("a non-following log stream ends");

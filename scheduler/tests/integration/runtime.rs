@@ -8,7 +8,8 @@ use paas_scheduler::{
 };
 
 use crate::harness::{
-    docker, docker_host, http_get, log_lines, wait_for, web_spec, Engine, IMAGE, WEB,
+    docker, docker_host, http_get, log_lines, log_lines_from, wait_for, web_spec, Engine, IMAGE,
+    WEB,
 };
 
 #[tokio::test]
@@ -167,21 +168,14 @@ async fn logs_tail_and_follow() {
     );
 
     // From a time: everything since, however many lines; nothing from a time to come.
-    async fn since(rt: &DockerRuntime, p: &paas_scheduler::Process, from: LogsFrom) -> Vec<String> {
-        let stream = rt.logs(p, from, false).await.expect("logs since");
-        let lines = tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
-            .await
-            .expect("a non-following log stream ends");
-        lines.into_iter().map(|l| l.line).collect()
-    }
-    let from_start = since(rt, &p, LogsFrom::Since(p.created_at)).await;
+    let from_start = log_lines_from(rt, &p, LogsFrom::Since(p.created_at)).await;
     assert_eq!(
         from_start.iter().find(|l| *l != "oops").map(String::as_str),
         Some("line-1"),
         "{from_start:?}"
     );
     assert!(from_start.len() > 6, "{from_start:?}");
-    let later = since(
+    let later = log_lines_from(
         rt,
         &p,
         LogsFrom::Since(chrono::Utc::now() + chrono::Duration::hours(1)),

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use paas_scheduler::{DockerRuntime, OneOffMode, ProcessSpec, Runtime, ONE_OFF};
 use paas_telemetry::{collector, Filter, LogHub};
 
-use crate::harness::{docker_host, Engine, IMAGE};
+use crate::harness::{docker_host, log_lines, Engine, IMAGE};
 
 /// The engine ends a follow at once for a container that is not running yet; the collector
 /// must come back to it once it runs (this lost a new release's first lines now and then).
@@ -93,17 +93,8 @@ async fn a_burst_before_the_first_listing_is_collected_whole() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let p = engine.rt.list(Some("burst")).await.unwrap().remove(0);
     loop {
-        let tail = engine
-            .rt
-            .logs(&p, paas_scheduler::LogsFrom::Tail(1), false)
-            .await
-            .expect("logs")
-            .collect::<Vec<_>>()
-            .await;
-        if tail
-            .first()
-            .is_some_and(|l| l.line == format!("burst-{LINES}"))
-        {
+        let tail = log_lines(&engine.rt, &p, 1).await;
+        if tail.first().is_some_and(|l| *l == format!("burst-{LINES}")) {
             break;
         }
         assert!(Instant::now() < deadline, "the burst never ended: {tail:?}");
