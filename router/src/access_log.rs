@@ -38,6 +38,8 @@ pub(crate) enum Failure {
     ClientIdle,
     /// The client's body ended early (it closed, or sent something broken).
     ClientGone,
+    /// The app answered an HTTP/2 WebSocket request without switching protocols.
+    UpgradeRefused,
 }
 
 impl Failure {
@@ -51,6 +53,7 @@ impl Failure {
             Failure::BodyTooLarge => (None, "Request body too large"),
             Failure::ClientIdle => (Some("H15"), "Idle connection"),
             Failure::ClientGone => (Some("H27"), "Client Request Interrupted"),
+            Failure::UpgradeRefused => (None, "App did not switch protocols"),
         }
     }
 }

@@ -30,7 +30,8 @@
 //! - **Access log**: [`Router::access_log`] subscribes to [`AccessLogLine`]s (`app`, and a
 //!   line in the Heroku router's style) for the app log stream (source `router`). Lines are
 //!   dropped, never waited for, when nobody listens or a subscriber lags.
-//! - **Listeners**: [`serve`] (HTTP), [`serve_tls`] (HTTPS, HTTP/2 by ALPN), [`serve_metrics`]
+//! - **Listeners**: [`serve`] (HTTP), [`serve_tls`] (HTTPS, HTTP/2 by ALPN; WebSockets over
+//!   HTTP/2 by extended CONNECT, RFC 8441, reach the app as HTTP/1.1 upgrades), [`serve_metrics`]
 //!   (Prometheus text at `/metrics`, off unless started), each until its shutdown future
 //!   resolves. [`Router::set_settings`] changes client limits ([`RouterSettings`]: header read
 //!   timeout, max header size, HTTP/2 streams and idle timeout, shutdown grace, HTTPS port in

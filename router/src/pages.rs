@@ -44,6 +44,32 @@ pub(crate) fn bad_gateway(app: &str, request_id: &HeaderValue) -> Response<Respo
     page(StatusCode::BAD_GATEWAY, "Bad gateway", &message, request_id)
 }
 
+/// The app answered an HTTP/2 WebSocket (extended CONNECT) request as an ordinary request.
+pub(crate) fn upgrade_refused(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let message = format!(
+        "{} answered the WebSocket request without switching protocols; the path may not \
+         serve WebSockets.",
+        escape(app)
+    );
+    page(StatusCode::BAD_GATEWAY, "Bad gateway", &message, request_id)
+}
+
+/// A CONNECT to a host and port: the router routes requests to apps, it is not a forward
+/// proxy.
+pub(crate) fn not_a_proxy(request_id: &HeaderValue) -> Response<ResponseBody> {
+    let mut response = page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "This router sends requests to apps; it does not open tunnels with CONNECT.",
+        request_id,
+    );
+    response.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    response
+}
+
 /// The backend did not send a response head in time.
 pub(crate) fn gateway_timeout(
     app: &str,

@@ -103,9 +103,11 @@ impl Inbound for Request<Incoming> {
     }
 
     fn upgrade(&self) -> Option<HeaderValue> {
-        (self.version() == Version::HTTP_11)
-            .then(|| upgrade::requested(self.headers()))
-            .flatten()
+        match self.version() {
+            Version::HTTP_11 => upgrade::requested(self.headers()),
+            Version::HTTP_2 => upgrade::extended_connect(self),
+            _ => None,
+        }
     }
 
     fn into_outgoing(
@@ -114,7 +116,12 @@ impl Inbound for Request<Incoming> {
         route: &AppRoute,
     ) -> (client::Request, Option<OnUpgrade>) {
         let client_upgrade = out.upgrade.map(|_| hyper::upgrade::on(&mut self));
-        let (parts, body) = self.into_parts();
+        let (mut parts, body) = self.into_parts();
+        if let Some(protocol) = out.upgrade.filter(|_| parts.method == Method::CONNECT) {
+            // An HTTP/2 extended CONNECT reaches the process as an HTTP/1.1 upgrade.
+            parts.method = Method::GET;
+            upgrade::as_http1_handshake(&mut parts.headers, protocol);
+        }
         let body = (!body.is_end_stream()).then(|| {
             Box::new(ProxyBody::new(
                 body,
@@ -156,6 +163,10 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     let router = &*ctx.router;
     let request_id = headers::request_id(req.fields());
 
+    if req.method() == Method::CONNECT && req.upgrade().is_none() {
+        // Only a tunnel to an app's own protocol (RFC 8441) is a CONNECT the router takes.
+        return pages::not_a_proxy(&request_id).into();
+    }
     let mut host_buf = [0u8; host::MAX_NAME];
     let host = req
         .host()
@@ -293,6 +304,13 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     }
     let status = head.status;
     let (head, mut body) = match rest {
+        // To an HTTP/2 client any 2xx to a CONNECT means the tunnel is up: one the process
+        // did not switch protocols for must not look like it.
+        Rest::Body(_) if http2 && asks_upgrade && status.is_success() => {
+            let page = pages::upgrade_refused(&entry.name, &request_id);
+            finish.upstream = Some(at);
+            return finished(page, entry, finish, Some(Failure::UpgradeRefused));
+        }
         Rest::Body(reader) => (
             ReplyHead::Process(head),
             ResponseBody::upstream(reader, route.timeouts.idle),
@@ -301,12 +319,16 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
             let mut parts = head.into_parts();
             // Only an upgrade request gets here (the client refuses a 101 otherwise).
             if let (Some(client), Some(protocol)) = (client_upgrade, upgrade) {
-                let protocol = parts
-                    .headers
-                    .get(http::header::UPGRADE)
-                    .cloned()
-                    .unwrap_or(protocol);
-                upgrade::restore(&mut parts.headers, protocol);
+                if http2 {
+                    upgrade::as_http2_answer(&mut parts);
+                } else {
+                    let protocol = parts
+                        .headers
+                        .get(http::header::UPGRADE)
+                        .cloned()
+                        .unwrap_or(protocol);
+                    upgrade::restore(&mut parts.headers, protocol);
+                }
                 upgrade::tunnel(client, conn, route.timeouts.idle, Arc::clone(&entry.name));
             }
             (ReplyHead::Page(parts), ResponseBody::full(Bytes::new()))

@@ -200,6 +200,8 @@ async fn serve_h2<I>(
 {
     let mut http = http2::Builder::new(TokioExecutor::new());
     http.timer(TokioTimer::new())
+        // WebSockets over HTTP/2 (RFC 8441), which browsers use on a connection that has it.
+        .enable_connect_protocol()
         .max_concurrent_streams(settings.http2_max_streams)
         .max_header_list_size(u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX));
     let service = service_fn(move |req| proxy::handle(Arc::clone(&ctx), req));

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::header::{HeaderMap, HeaderValue, CONNECTION, UPGRADE};
+use base64::Engine as _;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, UPGRADE};
+use http::{Method, Request, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -28,6 +30,42 @@ pub(crate) fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
         })
     });
     asks.then(|| upgrade.clone())
+}
+
+/// The protocol an HTTP/2 extended CONNECT (RFC 8441: a WebSocket over one stream of an
+/// HTTP/2 connection) asks for.
+pub(crate) fn extended_connect<B>(req: &Request<B>) -> Option<HeaderValue> {
+    if req.method() != Method::CONNECT {
+        return None;
+    }
+    let protocol = req.extensions().get::<hyper::ext::Protocol>()?;
+    HeaderValue::from_str(protocol.as_str()).ok()
+}
+
+static SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
+static SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
+
+/// Makes an extended CONNECT's headers what an HTTP/1.1 process expects of a WebSocket
+/// handshake: RFC 8441 drops `Sec-WebSocket-Key`, which RFC 6455 requires, so the router makes
+/// one up (the process's `Sec-WebSocket-Accept` answers it, and the router alone sees that).
+pub(crate) fn as_http1_handshake(headers: &mut HeaderMap, protocol: &HeaderValue) {
+    if protocol.as_bytes().eq_ignore_ascii_case(b"websocket")
+        && !headers.contains_key(&SEC_WEBSOCKET_KEY)
+    {
+        let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>());
+        if let Ok(key) = HeaderValue::try_from(key) {
+            headers.insert(SEC_WEBSOCKET_KEY.clone(), key);
+        }
+    }
+}
+
+/// Turns a process's 101 into what an HTTP/2 client takes as an established tunnel: 200, and
+/// none of HTTP/1.1's handshake fields (RFC 8441 section 5).
+pub(crate) fn as_http2_answer(parts: &mut http::response::Parts) {
+    parts.status = StatusCode::OK;
+    parts.headers.remove(CONNECTION);
+    parts.headers.remove(UPGRADE);
+    parts.headers.remove(&SEC_WEBSOCKET_ACCEPT);
 }
 
 /// Puts back what hop-by-hop stripping removed from an upgrade request or its 101 answer.

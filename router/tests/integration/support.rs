@@ -171,7 +171,46 @@ pub async fn start_router() -> TestRouter {
     }
 }
 
+/// An HTTP/2 connection to the router's TLS listener: its request sender and the task that
+/// drives it (done when the connection closes).
+pub type Http2Client = (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    JoinHandle<hyper::Result<()>>,
+);
+
 impl TestRouter {
+    /// Opens an HTTP/2 connection over TLS to `server_name` (trusting the router's fallback
+    /// certificate).
+    pub async fn http2(&self, server_name: &str) -> Http2Client {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName};
+
+        let mut roots = rustls::RootCertStore::empty();
+        let fallback = self.router.fallback_certificate_pem();
+        roots
+            .add(CertificateDer::from_pem_slice(fallback.as_bytes()).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let tcp = TcpStream::connect(self.tls_addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from(server_name.to_owned()).unwrap(), tcp)
+            .await
+            .unwrap();
+        let (sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        (sender, tokio::spawn(conn))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -209,9 +209,6 @@ async fn unusable_certificates_are_reported_and_the_rest_served() {
 
 #[tokio::test]
 async fn idle_http2_connections_are_closed() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
-
     let r = start_router().await;
     r.router.set_route(
         "web",
@@ -221,31 +218,7 @@ async fn idle_http2_connections_are_closed() {
     settings.http2_idle_timeout = std::time::Duration::from_millis(400);
     r.router.set_settings(settings);
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(
-            CertificateDer::from_pem_slice(r.router.fallback_certificate_pem().as_bytes()).unwrap(),
-        )
-        .unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(r.tls_addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(ServerName::try_from("web.paas.test").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tls),
-    )
-    .await
-    .unwrap();
-    let conn = tokio::spawn(conn);
+    let (mut sender, conn) = r.http2("web.paas.test").await;
 
     // Requests keep it open...
     for _ in 0..4 {
