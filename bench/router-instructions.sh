@@ -11,10 +11,12 @@
 #
 # Environment: REQUESTS (20000), TOP (15), CARGO_TARGET_DIR (/var/tmp/paas-target), PROXY
 # (`router`, or `floor` for the yardstick of bench/router.sh: the least a keep-alive proxy on
-# tokio does).
+# tokio does), REQUEST (`plain`: Host, User-Agent and Accept; `browser`: the 13 fields a
+# browser sends with a page request).
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-20000}
+REQUEST=${REQUEST:-plain}
 TOP=${TOP:-15}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/paas-target}
 BACKENDS=(18181 18182 18183)
@@ -65,11 +67,28 @@ PIDS+=("$router")
 
 # drive N: N keep-alive requests over 8 connections, each answer read whole.
 drive() {
-	python3 - "$1" "$PORT" "$HOST" <<'EOF'
+	python3 - "$1" "$PORT" "$HOST" "$REQUEST" <<'EOF'
 import socket, sys
-n, port, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n, port, host, kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
-request = f"GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n".encode()
+fields = [f"Host: {host}", "User-Agent: bench", "Accept: */*"]
+if kind == "browser":
+    fields = [
+        f"Host: {host}",
+        "sec-ch-ua: \"Chromium\";v=\"130\", \"Not?A_Brand\";v=\"99\"",
+        "sec-ch-ua-mobile: ?0",
+        "sec-ch-ua-platform: \"Linux\"",
+        "Upgrade-Insecure-Requests: 1",
+        "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+        "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+        "Sec-Fetch-Site: none",
+        "Sec-Fetch-Mode: navigate",
+        "Sec-Fetch-Dest: document",
+        "Accept-Encoding: gzip, deflate, br",
+        "Accept-Language: en-US,en;q=0.9",
+        "Cookie: session=8f2c0e1d9b7a4c3e5f6a7b8c9d0e1f2a",
+    ]
+request = ("GET / HTTP/1.1\r\n" + "".join(f + "\r\n" for f in fields) + "\r\n").encode()
 sent = 0
 while sent < n:
     for c in conns:

@@ -99,6 +99,8 @@ struct Head<'b, 's> {
     method: Method,
     target: &'b str,
     fields: &'b [httparse::Header<'b>],
+    /// The whole head as it came, which `fields` point into.
+    raw: &'b [u8],
     /// Where the process's request head is written.
     scratch: &'s mut BytesMut,
 }
@@ -168,8 +170,22 @@ impl<'b> Inbound for Head<'b, '_> {
         _: &AppRoute,
     ) -> (client::Request, Option<OnUpgrade>) {
         // No body on this path: nothing of the route's body limits applies.
-        let head =
-            headers::encode_request_head(&self.method, self.target, self.fields, out, self.scratch);
+        let head = match headers::verbatim_lines(self.raw, self.fields) {
+            Some(lines) => headers::encode_request_head_verbatim(
+                &self.method,
+                self.target,
+                lines,
+                out,
+                self.scratch,
+            ),
+            None => headers::encode_request_head(
+                &self.method,
+                self.target,
+                self.fields,
+                out,
+                self.scratch,
+            ),
+        };
         (
             client::Request::new(head, &self.method, Framing::None, None),
             None,
@@ -220,6 +236,7 @@ async fn requests(
             method,
             target,
             fields: request.headers,
+            raw: &buf[..head_len],
             scratch: &mut request_heads,
         };
         let Verdict::Serve { close } = head.verdict() else {

@@ -192,27 +192,19 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
 ) -> bytes::Bytes {
     into.reserve(512 + path.len());
     let head = into;
-    head.extend_from_slice(method.as_str().as_bytes());
-    head.extend_from_slice(b" ");
-    head.extend_from_slice(path.as_bytes());
-    head.extend_from_slice(b" HTTP/1.1\r\n");
+    put_request_line(head, method, path);
     let named_by_connection = connection_names_headers(fields);
     let mut forwarded_for = None::<Vec<u8>>;
     for (name, value) in fields.each() {
         let is = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
-        if is_hop_by_hop(name)
-            || is("x-forwarded-proto")
-            || is("x-forwarded-port")
-            || is("x-request-id")
-            // The router already answered it (hyper sends 100 Continue when the body is
-            // first read).
-            || is("expect")
+        if (named_by_connection && is_named_by_connection(fields, name))
             || (out.host.is_some() && is("host"))
-            || (named_by_connection && is_named_by_connection(fields, name))
         {
             continue;
         }
-        if is("x-forwarded-for") {
+        if !is_rewritten(name) {
+            put_field(head, name, value);
+        } else if is("x-forwarded-for") {
             let list = forwarded_for.get_or_insert_with(Vec::new);
             let Ok(value) = std::str::from_utf8(value) else {
                 continue;
@@ -222,16 +214,73 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
                 list.extend_from_slice(value.as_bytes());
                 list.extend_from_slice(b", ");
             }
-            continue;
         }
-        put_field(head, name, value);
+        // The other rewritten fields stay behind: the router writes the forwarding ones and
+        // the request id itself, and already answered `Expect` (hyper sends 100 Continue
+        // when the body is first read).
     }
+    put_added_fields(head, forwarded_for.as_deref(), out);
+    head.split().freeze()
+}
+
+/// The request head for the process from a head whose header lines all go on unchanged
+/// ([`verbatim_lines`]): those lines in one copy, then the router's fields.
+pub(crate) fn encode_request_head_verbatim(
+    method: &http::Method,
+    path: &str,
+    lines: &[u8],
+    out: &Outbound<'_>,
+    into: &mut BytesMut,
+) -> bytes::Bytes {
+    into.reserve(256 + path.len() + lines.len());
+    put_request_line(into, method, path);
+    into.extend_from_slice(lines);
+    put_added_fields(into, None, out);
+    into.split().freeze()
+}
+
+/// The header lines of a parsed request head (`raw` is the head the `fields` were parsed
+/// from) when the process gets every one of them as it came: none is one the router leaves
+/// out or writes itself, and each ends in CRLF right where the next begins. Most requests
+/// are such; their fields then cost one copy instead of one each.
+pub(crate) fn verbatim_lines<'b>(
+    raw: &'b [u8],
+    fields: &[httparse::Header<'b>],
+) -> Option<&'b [u8]> {
+    let base = raw.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize).checked_sub(base);
+    let (first, _) = fields.split_first()?;
+    let start = offset(first.name.as_bytes())?;
+    let mut next = start;
+    for field in fields {
+        if offset(field.name.as_bytes())? != next || is_rewritten(field.name.as_bytes()) {
+            return None;
+        }
+        let end = offset(field.value)? + field.value.len();
+        if raw.get(end..end + 2)? != b"\r\n" {
+            return None;
+        }
+        next = end + 2;
+    }
+    raw.get(start..next)
+}
+
+fn put_request_line(head: &mut BytesMut, method: &http::Method, path: &str) {
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.extend_from_slice(b" ");
+    head.extend_from_slice(path.as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+}
+
+/// The fields the router adds to every request, and the blank line that ends the head.
+/// `forwarded_for` is the client's own list (ending in ", "), if it sent one.
+fn put_added_fields(head: &mut BytesMut, forwarded_for: Option<&[u8]>, out: &Outbound<'_>) {
     if let Some(host) = out.host {
         put_field(head, b"host", host.as_bytes());
     }
     head.extend_from_slice(b"x-forwarded-for: ");
     if let Some(list) = forwarded_for {
-        head.extend_from_slice(&list);
+        head.extend_from_slice(list);
     }
     head.extend_from_slice(out.client.ip.as_bytes());
     // The fixed parts of the added fields in as few pieces as possible: each is a copy call.
@@ -252,7 +301,22 @@ pub(crate) fn encode_request_head<F: Fields + ?Sized>(
         put_field(head, b"transfer-encoding", b"chunked");
     }
     head.extend_from_slice(b"\r\n");
-    head.split().freeze()
+}
+
+/// Whether the router leaves a request field out of the process's head or writes it itself:
+/// hop-by-hop fields, the forwarding fields, the request id and `Expect`. Sorted out by
+/// length first, like [`is_hop_by_hop`].
+fn is_rewritten(name: &[u8]) -> bool {
+    let named = |other: &str| name.eq_ignore_ascii_case(other.as_bytes());
+    is_hop_by_hop(name)
+        || match name.len() {
+            6 => named("expect"),
+            12 => named("x-request-id"),
+            15 => named("x-forwarded-for"),
+            16 => named("x-forwarded-port"),
+            17 => named("x-forwarded-proto"),
+            _ => false,
+        }
 }
 
 /// Appends the line `name: value`. Every field of every request and response goes through
@@ -401,6 +465,85 @@ mod tests {
         assert_eq!(values(&fields, "upgrade"), ["websocket"]);
         assert_eq!(values(&fields, "transfer-encoding"), ["chunked"]);
         assert_eq!(values(&fields, "host"), ["web.paas.test:8080"]);
+    }
+
+    /// The request head the process gets for `raw`, by the verbatim path when it applies
+    /// (`Some`) and by the field-by-field one.
+    fn both_ways(raw: &[u8]) -> (Option<bytes::Bytes>, bytes::Bytes) {
+        let mut fields = [httparse::EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut fields);
+        let len = match request.parse(raw).unwrap() {
+            httparse::Status::Complete(len) => len,
+            httparse::Status::Partial => panic!("incomplete head"),
+        };
+        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let out = outbound(&client, &id);
+        let method = http::Method::GET;
+        let path = request.path.unwrap();
+        let verbatim = verbatim_lines(&raw[..len], request.headers).map(|lines| {
+            encode_request_head_verbatim(&method, path, lines, &out, &mut BytesMut::new())
+        });
+        let each =
+            encode_request_head(&method, path, &*request.headers, &out, &mut BytesMut::new());
+        (verbatim, each)
+    }
+
+    #[test]
+    fn plain_heads_go_on_in_one_copy_and_as_they_would_field_by_field() {
+        let raw = b"GET /p?q=1 HTTP/1.1\r\nHost: web.paas.test\r\nUser-Agent: curl/8\r\n\
+                    Accept: */*\r\nCookie: a=1; b=2\r\n\r\n";
+        let (verbatim, each) = both_ways(raw);
+        assert_eq!(verbatim.as_deref(), Some(&each[..]));
+        assert!(each.starts_with(b"GET /p?q=1 HTTP/1.1\r\nHost: web.paas.test\r\nUser-Agent"));
+        assert!(each.ends_with(b"x-request-id: 0123456789abcdef\r\nvia: 1.1 paas\r\n\r\n"));
+    }
+
+    #[test]
+    fn heads_with_fields_the_router_changes_or_odd_lines_go_field_by_field() {
+        for field in [
+            "Connection: keep-alive",
+            "X-Forwarded-For: 203.0.113.9",
+            "x-forwarded-proto: https",
+            "X-Forwarded-Port: 443",
+            "X-Request-Id: abc",
+            "TE: trailers",
+            "Proxy-Authorization: Basic x",
+            "Keep-Alive: timeout=5",
+        ] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: a.paas.test\r\n{field}\r\n\r\n");
+            let (verbatim, each) = both_ways(raw.as_bytes());
+            assert!(verbatim.is_none(), "{field} went on verbatim");
+            let name = field.split(':').next().unwrap();
+            let mut fields = [httparse::EMPTY_HEADER; 16];
+            let mut parsed = httparse::Request::new(&mut fields);
+            assert!(parsed.parse(&each).unwrap().is_complete());
+            let written: Vec<_> = parsed
+                .headers
+                .iter()
+                .filter(|f| f.name.eq_ignore_ascii_case(name))
+                .map(|f| String::from_utf8_lossy(f.value).into_owned())
+                .collect();
+            let expected: &[&str] = match name.to_ascii_lowercase().as_str() {
+                "x-forwarded-for" => &["203.0.113.9, 10.0.0.7"],
+                "x-forwarded-proto" => &["http"],
+                "x-forwarded-port" => &["8080"],
+                "x-request-id" => &["0123456789abcdef"],
+                _ => &[],
+            };
+            assert_eq!(written, expected, "{field}");
+        }
+        // Lines ended by a bare LF, or with space before the CRLF, are written out anew.
+        for raw in [
+            &b"GET / HTTP/1.1\nHost: a.paas.test\nAccept: */*\n\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a.paas.test \r\nAccept: */*\r\n\r\n",
+        ] {
+            let (verbatim, each) = both_ways(raw);
+            assert!(verbatim.is_none());
+            assert!(
+                each.starts_with(b"GET / HTTP/1.1\r\nhost: a.paas.test\r\n")
+                    || each.starts_with(b"GET / HTTP/1.1\r\nHost: a.paas.test\r\n")
+            );
+        }
     }
 
     #[test]
