@@ -5,13 +5,14 @@
 //! bench_router backend 127.0.0.1:18081
 //! bench_router router 127.0.0.1:18080 --table routes.txt [--domain bench.test] [--threads 2]
 //!                     [--mode shared|per-thread]
-//! bench_router floor 127.0.0.1:18085 --threads 2 BACKEND...
+//! bench_router floor 127.0.0.1:18085 --threads 2 [--spin-ns N] BACKEND...
 //! ```
 //!
 //! `floor` is the least an HTTP/1.1 keep-alive proxy on tokio does per request, as a yardstick
 //! rather than a proxy: no routing, no header rewriting, no timeouts, GET with Content-Length
 //! answers only. It reads a request head, writes it to a pooled connection to the next backend,
-//! and copies the answer back.
+//! and copies the answer back. `--spin-ns N` makes it busy-wait N ns per request before it
+//! forwards: what a proxy's own user-space time costs the whole machine (see bench/README.md).
 //!
 //! A table file has one app per line: `NAME ADDR [ADDR ...]`.
 //! `--mode shared` runs one multi-threaded runtime with one listener; `per-thread` runs a
@@ -53,12 +54,14 @@ fn main() -> anyhow::Result<()> {
         Some("floor") => {
             let addr: SocketAddr = args.get(1).context("floor ADDR")?.parse()?;
             let threads: usize = flag("--threads").map_or(Ok(2), |t| t.parse())?;
+            let spin =
+                std::time::Duration::from_nanos(flag("--spin-ns").map_or(Ok(0), |t| t.parse())?);
             let backends = args[2..]
                 .iter()
                 .filter(|a| a.contains(':'))
                 .map(|a| a.parse())
                 .collect::<Result<Vec<SocketAddr>, _>>()?;
-            floor::run(addr, threads, backends)
+            floor::run(addr, threads, backends, spin)
         }
         Some("router") => {
             let addr: SocketAddr = args.get(1).context("router ADDR")?.parse()?;
@@ -141,12 +144,18 @@ mod floor {
     use std::cell::{Cell, RefCell};
     use std::net::SocketAddr;
     use std::rc::Rc;
+    use std::time::{Duration, Instant};
 
     use anyhow::Context;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpSocket, TcpStream};
 
-    pub fn run(addr: SocketAddr, threads: usize, backends: Vec<SocketAddr>) -> anyhow::Result<()> {
+    pub fn run(
+        addr: SocketAddr,
+        threads: usize,
+        backends: Vec<SocketAddr>,
+        spin: Duration,
+    ) -> anyhow::Result<()> {
         anyhow::ensure!(!backends.is_empty(), "floor ADDR BACKEND...");
         let handles: Vec<_> = (0..threads.max(1))
             .map(|_| {
@@ -155,7 +164,7 @@ mod floor {
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;
-                    tokio::task::LocalSet::new().block_on(&runtime, serve(addr, backends))
+                    tokio::task::LocalSet::new().block_on(&runtime, serve(addr, backends, spin))
                 })
             })
             .collect();
@@ -167,7 +176,11 @@ mod floor {
         Ok(())
     }
 
-    async fn serve(addr: SocketAddr, backends: Vec<SocketAddr>) -> anyhow::Result<()> {
+    async fn serve(
+        addr: SocketAddr,
+        backends: Vec<SocketAddr>,
+        spin: Duration,
+    ) -> anyhow::Result<()> {
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
         socket.set_reuseport(true)?;
@@ -183,7 +196,7 @@ mod floor {
             client.set_nodelay(true)?;
             let (pool, next, backends) = (pool.clone(), next.clone(), backends.clone());
             tokio::task::spawn_local(async move {
-                let _ = proxy(client, pool, next, backends).await;
+                let _ = proxy(client, pool, next, backends, spin).await;
             });
         }
     }
@@ -193,6 +206,7 @@ mod floor {
         pool: Rc<RefCell<Vec<Vec<TcpStream>>>>,
         next: Rc<Cell<usize>>,
         backends: Rc<[SocketAddr]>,
+        spin: Duration,
     ) -> anyhow::Result<()> {
         let mut request = vec![0u8; 16 * 1024];
         let mut answer = vec![0u8; 64 * 1024];
@@ -210,6 +224,12 @@ mod floor {
                     .is_complete()
                 {
                     break;
+                }
+            }
+            if !spin.is_zero() {
+                let started = Instant::now();
+                while started.elapsed() < spin {
+                    std::hint::spin_loop();
                 }
             }
             // Round robin per request, as nginx, HAProxy and the router are configured.
