@@ -26,8 +26,6 @@ BACKENDS=(18281 18282 18283)
 declare -A PORT=([floor]=18290 [floor+spin]=18291 [paas]=18292)
 TARGETS=(floor floor+spin paas)
 
-log() { printf '%s\n' "$*" >&2; }
-
 WORK=$(mktemp -d /tmp/paas-proxy-cost.XXXXXX)
 PIDS=()
 cleanup() {
@@ -37,31 +35,14 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 if ! command -v wrk >/dev/null; then
 	log "installing wrk"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
-
-declare -A PID
-start() { # start NAME COMMAND...
-	local name=$1
-	shift
-	"$@" >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-	PID[$name]=$!
-}
-
-wait_port() {
-	local i
-	for i in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	log "nothing listens on 127.0.0.1:$1"
-	exit 1
-}
 
 # ticks PID...: user and system clock ticks of the processes (all their threads).
 ticks() {
@@ -96,8 +77,6 @@ measure() {
 				(d[1] + d[2] - c[1] - c[2]) * us, sw / n
 		}' "$WORK/wrk.out"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 main() {
 	log "building the bench binary (release)"

@@ -34,8 +34,6 @@ BACKENDS=(18081 18082 18083)
 declare -A PORT=([direct]=18081 [nginx]=18090 [haproxy]=18091 [paas]=18092 [paas-shared]=18093 [floor]=18095)
 TARGETS=(direct nginx haproxy paas paas-shared floor)
 
-log() { printf '%s\n' "$*" >&2; }
-
 WORK=$(mktemp -d /tmp/paas-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -50,6 +48,8 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 ensure_tools() {
 	local missing=()
@@ -61,25 +61,6 @@ ensure_tools() {
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
-}
-
-wait_port() {
-	local port=$1 i
-	for i in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	log "nothing listens on 127.0.0.1:$port"
-	exit 1
-}
-
-declare -A PID
-start() { # start NAME COMMAND...: runs in the background, remembered for cleanup
-	local name=$1
-	shift
-	"$@" >"$WORK/$name.log" 2>&1 &
-	PIDS+=($!)
-	PID[$name]=$!
 }
 
 # cpu_ticks PID: user + system clock ticks of the process, its threads and its children.
@@ -205,8 +186,6 @@ run_wrk() {
 			printf "%.0f %.3f %.3f %.1f %.2f\n", rps, p50, p99, tps, ticks * 1e6 / hz / n
 		}' "$WORK/wrk.out"
 }
-
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 

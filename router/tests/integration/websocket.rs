@@ -108,6 +108,38 @@ async fn echo_server() -> std::net::SocketAddr {
     addr
 }
 
+/// Sends the messages numbered `numbers` one by one and checks each comes back.
+async fn echoes<S>(ws: &mut WebSocketStream<S>, numbers: std::ops::Range<usize>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for i in numbers {
+        let text = format!("message {i}");
+        ws.send(Message::text(text.clone())).await.unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed, Message::text(text));
+    }
+}
+
+/// A 1 MiB message there and back.
+async fn echoes_a_large_message<S>(ws: &mut WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let big = vec![7u8; 1 << 20];
+    ws.send(Message::binary(big.clone())).await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed.into_data().as_ref(), &big[..]);
+}
+
 #[tokio::test]
 async fn websocket_messages_echo_through_the_router() {
     let r = start_router().await;
@@ -120,20 +152,8 @@ async fn websocket_messages_echo_through_the_router() {
     assert_eq!(response.status(), 101);
     assert!(response.headers().contains_key("x-request-id"));
 
-    for i in 0..50 {
-        let text = format!("message {i}");
-        ws.send(Message::text(text.clone())).await.unwrap();
-        let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert_eq!(echoed, Message::text(text));
-    }
-    let big = vec![7u8; 1 << 20];
-    ws.send(Message::binary(big.clone())).await.unwrap();
-    let echoed = ws.next().await.unwrap().unwrap();
-    assert_eq!(echoed.into_data().as_ref(), &big[..]);
+    echoes(&mut ws, 0..50).await;
+    echoes_a_large_message(&mut ws).await;
     ws.close(None).await.unwrap();
     r.stop().await;
 }
@@ -196,30 +216,17 @@ async fn websocket_messages_echo_over_http2() {
     let stream = hyper::upgrade::on(response).await.unwrap();
     let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(stream), Role::Client, None).await;
 
-    for i in 0..20 {
-        let text = format!("message {i}");
-        ws.send(Message::text(text.clone())).await.unwrap();
-        let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert_eq!(echoed, Message::text(text));
-        if i == 10 {
-            // The connection's other streams keep working while the tunnel is open.
-            let request = http::Request::get("https://web.paas.test/")
-                .body(Empty::new())
-                .unwrap();
-            let answer = sender.send_request(request).await.unwrap();
-            assert_eq!(answer.status(), 200);
-            let body = answer.into_body().collect().await.unwrap().to_bytes();
-            assert_eq!(&body[..], b"backend-web");
-        }
-    }
-    let big = vec![7u8; 1 << 20];
-    ws.send(Message::binary(big.clone())).await.unwrap();
-    let echoed = ws.next().await.unwrap().unwrap();
-    assert_eq!(echoed.into_data().as_ref(), &big[..]);
+    echoes(&mut ws, 0..10).await;
+    // The connection's other streams keep working while the tunnel is open.
+    let request = http::Request::get("https://web.paas.test/")
+        .body(Empty::new())
+        .unwrap();
+    let answer = sender.send_request(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"backend-web");
+    echoes(&mut ws, 10..20).await;
+    echoes_a_large_message(&mut ws).await;
     ws.close(None).await.unwrap();
     // The app's side of the close ends the stream: the client reads the end of it.
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
