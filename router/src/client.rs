@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::body::{BoxError, ProxyBody};
 use crate::headers;
 use crate::metrics::Series;
-use crate::response_head::{FieldSpan, ProcessHead};
+use crate::response_head::{FieldSpan, Has, ProcessHead};
 use crate::write_queue::WriteQueue;
 
 /// Longest response head a process may send.
@@ -504,6 +504,7 @@ fn parse_head_with(
         let mut chunked = false;
         let mut transfer_encoding = false;
         let mut length: Option<u64> = None;
+        let mut has_date = false;
         let mut connection = Vec::new();
         for field in response.headers.iter() {
             let name = field.name.as_bytes();
@@ -529,9 +530,7 @@ fn parse_head_with(
                 continue;
             }
             if is("content-length") {
-                let n = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+                let n = headers::content_length(value)
                     .ok_or_else(|| invalid("invalid Content-Length in the response"))?;
                 if length.is_some_and(|l| l != n) {
                     return Err(invalid("conflicting Content-Length in the response"));
@@ -540,6 +539,8 @@ fn parse_head_with(
                     continue;
                 }
                 length = Some(n);
+            } else if is("date") {
+                has_date = true;
             } else if (headers::is_hop_by_hop(name)
                 && !(is("upgrade") && status == StatusCode::SWITCHING_PROTOCOLS))
                 // The router's own id replaces it.
@@ -554,6 +555,10 @@ fn parse_head_with(
         let slice = |(at, n): (usize, usize)| &raw[at..at + n];
         // Fields the Connection header names describe this connection only (RFC 9110 7.6.1);
         // Content-Length goes when Transfer-Encoding frames the body (RFC 9112 6.3).
+        let mut has = Has {
+            length: length.is_some(),
+            date: has_date,
+        };
         if !connection.is_empty() || transfer_encoding {
             spans.retain(|&(name, _)| {
                 let name = slice(name);
@@ -564,8 +569,9 @@ fn parse_head_with(
                     transfer_encoding && name.eq_ignore_ascii_case(b"content-length");
                 !(named || framed_twice)
             });
+            has = Has::of(&raw, spans);
         }
-        let head = ProcessHead::new(status, &raw, spans, spans.len() == fields);
+        let head = ProcessHead::new(status, &raw, spans, spans.len() == fields, has);
         let body = if head_request
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED

@@ -133,6 +133,19 @@ fn is_sane_request_id(id: &[u8]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"+/=-".contains(c))
 }
 
+/// A Content-Length value (RFC 9110 8.6: digits only, around them only what httparse left of
+/// the spaces); `None` for anything else, or a number past `u64`.
+pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &c| {
+        let digit = c.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
 /// Whether a field describes one connection, not the message (RFC 9110 7.6.1); `name` in any
 /// case.
 pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
@@ -543,6 +556,26 @@ mod tests {
                 each.starts_with(b"GET / HTTP/1.1\r\nhost: a.paas.test\r\n")
                     || each.starts_with(b"GET / HTTP/1.1\r\nHost: a.paas.test\r\n")
             );
+        }
+    }
+
+    #[test]
+    fn content_lengths_are_digits_only() {
+        for (value, length) in [
+            ("0", Some(0)),
+            ("14", Some(14)),
+            (" 7 ", Some(7)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("000000000000000000001", None),
+            ("+5", None),
+            ("-1", None),
+            ("", None),
+            ("1a", None),
+            ("1,1", None),
+            ("0x10", None),
+        ] {
+            assert_eq!(content_length(value.as_bytes()), length, "{value:?}");
         }
     }
 

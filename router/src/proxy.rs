@@ -358,10 +358,7 @@ fn finished(
 }
 
 fn declared_length<F: Fields + ?Sized>(fields: &F) -> Option<u64> {
-    std::str::from_utf8(fields.first("content-length")?)
-        .ok()?
-        .parse()
-        .ok()
+    headers::content_length(fields.first("content-length")?)
 }
 
 fn redirect_to_https(

@@ -29,19 +29,16 @@ pub(crate) struct ProcessHead {
 
 impl ProcessHead {
     /// `spans` are the fields of `raw` that go on, as ((offset, length) of the name, (offset,
-    /// length) of the value); `all` when no field of the head was left out.
+    /// length) of the value); `all` when no field of the head was left out. `has` says whether
+    /// those fields include Content-Length and Date (the parser has looked at every name).
     pub(crate) fn new(
         status: StatusCode,
         raw: &Bytes,
         spans: &[FieldSpan],
         all: bool,
+        has: Has,
     ) -> ProcessHead {
         let slice = |(at, n): (usize, usize)| &raw[at..at + n];
-        let (mut has_length, mut has_date) = (false, false);
-        for &(name, _) in spans {
-            has_length |= slice(name).eq_ignore_ascii_case(b"content-length");
-            has_date |= slice(name).eq_ignore_ascii_case(b"date");
-        }
         // Each line ends right where the next begins, in CRLF: pass the bytes on as they are.
         let end_of = |&(_, (at, n)): &FieldSpan| at + n;
         let in_place = all
@@ -69,8 +66,8 @@ impl ProcessHead {
         ProcessHead {
             status,
             lines,
-            has_length,
-            has_date,
+            has_length: has.length,
+            has_date: has.date,
             request_id: None,
             cookie: None,
         }
@@ -160,6 +157,26 @@ impl ProcessHead {
     }
 }
 
+/// Whether a process's head, as it goes on, has Content-Length and Date.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Has {
+    pub(crate) length: bool,
+    pub(crate) date: bool,
+}
+
+impl Has {
+    /// Looks at the names of the fields `spans` keep of `raw`.
+    pub(crate) fn of(raw: &[u8], spans: &[FieldSpan]) -> Has {
+        let mut has = Has::default();
+        for &((at, n), _) in spans {
+            let name = &raw[at..at + n];
+            has.length |= name.eq_ignore_ascii_case(b"content-length");
+            has.date |= name.eq_ignore_ascii_case(b"date");
+        }
+        has
+    }
+}
+
 static VIA_PAAS: HeaderValue = HeaderValue::from_static("1.1 paas");
 
 /// A response's head: a process's or the router's own.
@@ -234,7 +251,7 @@ mod tests {
             .map(|f| (at(f.name.as_bytes()), at(f.value)))
             .collect();
         let all = spans.len() == response.headers.len();
-        let head = ProcessHead::new(StatusCode::OK, &raw, &spans, all);
+        let head = ProcessHead::new(StatusCode::OK, &raw, &spans, all, Has::of(&raw, &spans));
         let shared = head.lines.as_ptr() as usize >= base
             && (head.lines.as_ptr() as usize) < base + raw.len();
         (head, shared)
