@@ -8,6 +8,8 @@ use std::time::Duration;
 use http::{HeaderValue, Method};
 use tokio::sync::broadcast;
 
+use crate::request_id::RequestId;
+
 /// One access log line and the app it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessLogLine {
@@ -101,7 +103,7 @@ pub(crate) struct LogCtx {
     pub(crate) method: Method,
     pub(crate) path: String,
     pub(crate) host: String,
-    pub(crate) request_id: HeaderValue,
+    pub(crate) request_id: RequestId,
     pub(crate) fwd: HeaderValue,
     pub(crate) protocol: &'static str,
 }
@@ -152,7 +154,7 @@ impl LogCtx {
             self.method,
             Quoted(&self.path),
             self.host,
-            self.request_id.to_str().unwrap_or("-"),
+            self.request_id,
             self.fwd.to_str().unwrap_or("-"),
             o.dyno.unwrap_or(""),
             o.status,
@@ -193,7 +195,7 @@ mod tests {
             method: Method::POST,
             path: "/a?q=\"x\"".into(),
             host: "web.paas.test".into(),
-            request_id: HeaderValue::from_static("0123456789abcdef"),
+            request_id: RequestId::Given(HeaderValue::from_static("0123456789abcdef")),
             fwd: HeaderValue::from_static("10.0.0.1"),
             protocol: "https",
         };

@@ -3,6 +3,8 @@
 use bytes::BytesMut;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::request_id::RequestId;
+
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the router knows about the client connection, rendered once per connection.
@@ -72,67 +74,6 @@ impl Fields for [httparse::Header<'_>] {
     }
 }
 
-/// The request's id: the client's `X-Request-Id` when it is sane, otherwise a new random one.
-pub(crate) fn request_id<F: Fields + ?Sized>(fields: &F) -> HeaderValue {
-    if let Some(id) = fields.first("x-request-id") {
-        if is_sane_request_id(id) {
-            if let Ok(id) = HeaderValue::from_bytes(id) {
-                return id;
-            }
-        }
-    }
-    let n = NEXT_ID.with(|state| {
-        // wyrand: 64 random-looking bits per step from a state seeded once per thread.
-        let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
-        state.set(s);
-        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-        ((t >> 64) as u64) ^ (t as u64)
-    });
-    let mut id = [0u8; 16];
-    for (pair, byte) in id.chunks_exact_mut(2).zip(n.to_be_bytes()) {
-        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
-    }
-    // Ids are cut from a block shared per thread: no allocation of their own.
-    IDS.with_borrow_mut(|ids| {
-        if ids.capacity() - ids.len() < id.len() {
-            *ids = BytesMut::with_capacity(ID_BLOCK);
-        }
-        ids.extend_from_slice(&id);
-        HeaderValue::from_maybe_shared(ids.split().freeze()).expect("hex is a valid header value")
-    })
-}
-
-/// Room for 1,024 generated request ids.
-const ID_BLOCK: usize = 16 * 1024;
-
-thread_local! {
-    static IDS: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
-    /// Request ids need to be unique, not secret: a fast generator seeded from the OS's
-    /// randomness (through `rand`) once per thread instead of `rand`'s CSPRNG per request.
-    static NEXT_ID: std::cell::Cell<u64> = std::cell::Cell::new(rand::random());
-}
-
-/// The two hex digits of each byte.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut table = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    table
-};
-
-/// Heroku's rule (alphanumerics and `+/=-`, at most 200), except that ids from 8 characters are
-/// kept, so our own 16-hex ids survive a second hop through a router.
-fn is_sane_request_id(id: &[u8]) -> bool {
-    (8..=200).contains(&id.len())
-        && id
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"+/=-".contains(c))
-}
-
 /// A Content-Length value (RFC 9110 8.6: digits only, around them only what httparse left of
 /// the spaces); `None` for anything else, or a number past `u64`.
 pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
@@ -182,7 +123,7 @@ pub(crate) fn names_other_headers(value: &[u8]) -> bool {
 /// What the head of a request to a process says beyond the client's own headers.
 pub(crate) struct Outbound<'a> {
     pub(crate) client: &'a ClientInfo,
-    pub(crate) request_id: &'a HeaderValue,
+    pub(crate) request_id: &'a RequestId,
     /// The `Host` to send when the request named its target in absolute form (or, over
     /// HTTP/2, as `:authority`).
     pub(crate) host: Option<&'a str>,
@@ -415,7 +356,7 @@ mod tests {
         )
     }
 
-    fn outbound<'a>(client: &'a ClientInfo, id: &'a HeaderValue) -> Outbound<'a> {
+    fn outbound<'a>(client: &'a ClientInfo, id: &'a RequestId) -> Outbound<'a> {
         Outbound {
             client,
             request_id: id,
@@ -446,7 +387,7 @@ mod tests {
             ("x-kept", "yes"),
             ("content-length", "3"),
         ]);
-        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let (client, id) = (client(), RequestId::Made(*b"0123456789abcdef"));
         let (line, fields) = written(&headers, &outbound(&client, &id));
         assert_eq!(line, "GET /p?q=1");
         let mut names: Vec<_> = fields.iter().map(|(n, _)| n.as_str()).collect();
@@ -489,7 +430,7 @@ mod tests {
             httparse::Status::Complete(len) => len,
             httparse::Status::Partial => panic!("incomplete head"),
         };
-        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let (client, id) = (client(), RequestId::Made(*b"0123456789abcdef"));
         let out = outbound(&client, &id);
         let method = http::Method::GET;
         let path = request.path.unwrap();
@@ -581,7 +522,7 @@ mod tests {
 
     #[test]
     fn forwarded_headers_append_the_client() {
-        let (client, id) = (client(), HeaderValue::from_static("0123456789abcdef"));
+        let (client, id) = (client(), RequestId::Made(*b"0123456789abcdef"));
         let headers = map(&[
             ("x-forwarded-proto", "https"),
             ("x-forwarded-port", "1"),
@@ -611,52 +552,5 @@ mod tests {
         let ip: std::net::IpAddr = "::ffff:192.0.2.9".parse().unwrap();
         let client = ClientInfo::new(ip, HeaderValue::from_static("80"), false);
         assert_eq!(client.ip, "192.0.2.9");
-    }
-
-    #[test]
-    fn request_id_keeps_sane_ids_only() {
-        let sane = "Abc123+/=-Abc123+/=-";
-        assert_eq!(request_id(&map(&[("x-request-id", sane)])), sane);
-        for bad in [
-            "short",
-            "has space in it here",
-            "semi;colon;semi;colon",
-            "<script>alert</script>",
-        ] {
-            let id = request_id(&map(&[("x-request-id", bad)]));
-            assert_ne!(id, bad);
-            assert_eq!(id.len(), 16);
-        }
-        let long = "a".repeat(201);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-request-id",
-            HeaderValue::try_from(long.as_str()).unwrap(),
-        );
-        assert_eq!(request_id(&headers).len(), 16);
-
-        let generated = request_id(&HeaderMap::new());
-        assert!(generated.as_bytes().iter().all(u8::is_ascii_hexdigit));
-        assert_ne!(generated, request_id(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn generated_request_ids_are_distinct_lower_hex_and_differ_per_thread() {
-        let ids =
-            || -> Vec<HeaderValue> { (0..5_000).map(|_| request_id(&HeaderMap::new())).collect() };
-        let mut all = ids();
-        all.extend(std::thread::spawn(ids).join().unwrap());
-        for id in &all {
-            assert_eq!(id.len(), 16, "{id:?}");
-            assert!(
-                id.as_bytes()
-                    .iter()
-                    .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
-                "{id:?}"
-            );
-        }
-        let distinct: std::collections::HashSet<_> =
-            all.iter().map(HeaderValue::as_bytes).collect();
-        assert_eq!(distinct.len(), all.len(), "a request id came up twice");
     }
 }

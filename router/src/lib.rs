@@ -56,6 +56,7 @@ mod host;
 mod metrics;
 mod pages;
 mod proxy;
+mod request_id;
 mod response_head;
 mod route;
 mod router;

@@ -9,9 +9,10 @@ use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
 use crate::headers::X_REQUEST_ID;
+use crate::request_id::RequestId;
 
 /// The Host names no app (or cannot name one at all).
-pub(crate) fn no_such_app(host: Option<&str>, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn no_such_app(host: Option<&str>, request_id: &RequestId) -> Response<ResponseBody> {
     let message = match host {
         Some(host) => format!("No app is configured at {}.", escape(host)),
         None => "No app is configured at this host.".to_owned(),
@@ -20,7 +21,7 @@ pub(crate) fn no_such_app(host: Option<&str>, request_id: &HeaderValue) -> Respo
 }
 
 /// The app exists but has no web process running.
-pub(crate) fn no_web_processes(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn no_web_processes(app: &str, request_id: &RequestId) -> Response<ResponseBody> {
     let app = escape(app);
     let message = format!(
         "No web processes are running for {app}; scale web up with \
@@ -35,7 +36,7 @@ pub(crate) fn no_web_processes(app: &str, request_id: &HeaderValue) -> Response<
 }
 
 /// No backend could be reached, or one failed before sending a response head.
-pub(crate) fn bad_gateway(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn bad_gateway(app: &str, request_id: &RequestId) -> Response<ResponseBody> {
     let message = format!(
         "The web processes of {} could not be reached or closed the connection. \
          Check <code>paas logs</code> and <code>paas ps</code>.",
@@ -45,7 +46,7 @@ pub(crate) fn bad_gateway(app: &str, request_id: &HeaderValue) -> Response<Respo
 }
 
 /// The app answered an HTTP/2 WebSocket (extended CONNECT) request as an ordinary request.
-pub(crate) fn upgrade_refused(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn upgrade_refused(app: &str, request_id: &RequestId) -> Response<ResponseBody> {
     let message = format!(
         "{} answered the WebSocket request without switching protocols; the path may not \
          serve WebSockets.",
@@ -56,7 +57,7 @@ pub(crate) fn upgrade_refused(app: &str, request_id: &HeaderValue) -> Response<R
 
 /// A CONNECT to a host and port: the router routes requests to apps, it is not a forward
 /// proxy.
-pub(crate) fn not_a_proxy(request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn not_a_proxy(request_id: &RequestId) -> Response<ResponseBody> {
     let mut response = page(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed",
@@ -74,7 +75,7 @@ pub(crate) fn not_a_proxy(request_id: &HeaderValue) -> Response<ResponseBody> {
 pub(crate) fn gateway_timeout(
     app: &str,
     timeout: std::time::Duration,
-    request_id: &HeaderValue,
+    request_id: &RequestId,
 ) -> Response<ResponseBody> {
     let message = format!(
         "{} did not start answering within {:.1} seconds.",
@@ -90,7 +91,7 @@ pub(crate) fn gateway_timeout(
 }
 
 /// The app is in maintenance mode.
-pub(crate) fn maintenance(app: &str, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn maintenance(app: &str, request_id: &RequestId) -> Response<ResponseBody> {
     let message = format!(
         "{} is down for maintenance and will be back shortly.",
         escape(app)
@@ -108,7 +109,7 @@ pub(crate) fn maintenance(app: &str, request_id: &HeaderValue) -> Response<Respo
 }
 
 /// The request body is over the app's limit.
-pub(crate) fn too_large(app: &str, limit: u64, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn too_large(app: &str, limit: u64, request_id: &RequestId) -> Response<ResponseBody> {
     let message = format!(
         "{} accepts request bodies of at most {limit} bytes.",
         escape(app)
@@ -124,7 +125,7 @@ pub(crate) fn too_large(app: &str, limit: u64, request_id: &HeaderValue) -> Resp
 /// The client went silent in the middle of its request body.
 pub(crate) fn request_timeout(
     idle: std::time::Duration,
-    request_id: &HeaderValue,
+    request_id: &RequestId,
 ) -> Response<ResponseBody> {
     let message = format!(
         "The request body stopped arriving for {:.1} seconds.",
@@ -139,7 +140,7 @@ pub(crate) fn request_timeout(
 }
 
 /// The client's request body broke off before it ended.
-pub(crate) fn body_interrupted(request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn body_interrupted(request_id: &RequestId) -> Response<ResponseBody> {
     page(
         StatusCode::BAD_REQUEST,
         "Request interrupted",
@@ -149,12 +150,12 @@ pub(crate) fn body_interrupted(request_id: &HeaderValue) -> Response<ResponseBod
 }
 
 /// The same URL over HTTPS (308 keeps the method and body).
-pub(crate) fn redirect(location: HeaderValue, request_id: &HeaderValue) -> Response<ResponseBody> {
+pub(crate) fn redirect(location: HeaderValue, request_id: &RequestId) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::full(Bytes::new()));
     *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
     let headers = response.headers_mut();
     headers.insert(LOCATION, location);
-    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    headers.insert(X_REQUEST_ID.clone(), request_id.to_header());
     response
 }
 
@@ -163,9 +164,9 @@ fn page(
     status: StatusCode,
     title: &str,
     message: &str,
-    request_id: &HeaderValue,
+    request_id: &RequestId,
 ) -> Response<ResponseBody> {
-    let id = escape(request_id.to_str().unwrap_or_default());
+    let id = escape(request_id.as_str());
     let mut html = String::with_capacity(512 + message.len());
     let _ = write!(
         html,
@@ -183,7 +184,7 @@ fn page(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+    headers.insert(X_REQUEST_ID.clone(), request_id.to_header());
     response
 }
 
@@ -208,7 +209,7 @@ mod tests {
 
     #[test]
     fn pages_escape_and_carry_the_request_id() {
-        let id = HeaderValue::from_static("abc123abc123");
+        let id = RequestId::Given(HeaderValue::from_static("abc123abc123"));
         let response = no_such_app(Some("<b>x</b>.paas.test"), &id);
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["x-request-id"], "abc123abc123");

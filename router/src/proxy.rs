@@ -21,6 +21,7 @@ use crate::forward::{forward, Forwarded};
 use crate::headers::{self, ClientInfo, Fields, Outbound};
 use crate::host;
 use crate::pages;
+use crate::request_id::RequestId;
 use crate::response_head::{Reply, ReplyHead};
 use crate::route::AppRoute;
 use crate::router::Router;
@@ -161,7 +162,7 @@ pub(crate) async fn answer<R: Inbound>(ctx: &ConnCtx, req: R) -> Reply {
     let started = Instant::now();
     let http2 = req.is_http2();
     let router = &*ctx.router;
-    let request_id = headers::request_id(req.fields());
+    let request_id = RequestId::of(req.fields());
 
     if req.method() == Method::CONNECT && req.upgrade().is_none() {
         // Only a tunnel to an app's own protocol (RFC 8441) is a CONNECT the router takes.
@@ -365,7 +366,7 @@ fn redirect_to_https(
     router: &Router,
     host: &str,
     path: &str,
-    request_id: &HeaderValue,
+    request_id: &RequestId,
 ) -> Response<ResponseBody> {
     let port = router.https_port(&router.current_settings());
     let location = if port == 443 {

@@ -8,6 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
+use crate::request_id::RequestId;
 
 /// Where a field's name and value are in a head: (offset, length) each.
 pub(crate) type FieldSpan = ((usize, usize), (usize, usize));
@@ -22,7 +23,7 @@ pub(crate) struct ProcessHead {
     has_length: bool,
     has_date: bool,
     /// What the router adds.
-    request_id: Option<HeaderValue>,
+    request_id: Option<RequestId>,
     /// Rare (a client's first canary answer): out of line, so the head stays small to move.
     cookie: Option<Box<HeaderValue>>,
 }
@@ -85,10 +86,13 @@ impl ProcessHead {
     }
 
     /// The fields the router adds, in the order they go out.
-    pub(crate) fn added(&self) -> impl Iterator<Item = (&'static str, &HeaderValue)> {
-        let id = self.request_id.iter().map(|v| ("x-request-id", v));
-        let via = std::iter::once(("via", &VIA_PAAS));
-        let cookie = self.cookie.iter().map(|v| ("set-cookie", &**v));
+    pub(crate) fn added(&self) -> impl Iterator<Item = (&'static str, HeaderValue)> + '_ {
+        let id = self
+            .request_id
+            .iter()
+            .map(|v| ("x-request-id", v.to_header()));
+        let via = std::iter::once(("via", VIA_PAAS.clone()));
+        let cookie = self.cookie.iter().map(|v| ("set-cookie", (**v).clone()));
         id.chain(via).chain(cookie)
     }
 
@@ -107,7 +111,7 @@ impl ProcessHead {
         }
     }
 
-    pub(crate) fn set_request_id(&mut self, id: HeaderValue) {
+    pub(crate) fn set_request_id(&mut self, id: RequestId) {
         self.request_id = Some(id);
     }
 
@@ -148,7 +152,7 @@ impl ProcessHead {
             }
         }
         for (name, value) in self.added() {
-            headers.append(name, value.clone());
+            headers.append(name, value);
         }
         let mut response = Response::new(());
         *response.status_mut() = self.status;
@@ -288,18 +292,18 @@ mod tests {
     #[test]
     fn the_router_adds_its_fields_after_the_process() {
         let (mut head, _) = head_of_kept();
-        head.set_request_id(HeaderValue::from_static("ours"));
+        head.set_request_id(RequestId::Given(HeaderValue::from_static("ours")));
         head.set_cookie(HeaderValue::from_static("c=1"));
-        let added: Vec<(&str, &str)> = head
+        let added: Vec<(&str, String)> = head
             .added()
-            .map(|(n, v)| (n, v.to_str().unwrap()))
+            .map(|(n, v)| (n, v.to_str().unwrap().to_owned()))
             .collect();
         assert_eq!(
             added,
             [
-                ("x-request-id", "ours"),
-                ("via", "1.1 paas"),
-                ("set-cookie", "c=1")
+                ("x-request-id", "ours".to_owned()),
+                ("via", "1.1 paas".to_owned()),
+                ("set-cookie", "c=1".to_owned())
             ]
         );
         let mut written = bytes::BytesMut::new();
