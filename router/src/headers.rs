@@ -195,28 +195,52 @@ pub(crate) fn encode_request_head_verbatim(
 
 /// The header lines of a parsed request head (`raw` is the head the `fields` were parsed
 /// from) when the process gets every one of them as it came: none is one the router leaves
-/// out or writes itself, and each ends in CRLF right where the next begins. Most requests
-/// are such; their fields then cost one copy instead of one each.
+/// out or writes itself, and they lie in place ([`lines_in_place`]). Most requests are such;
+/// their fields then cost one copy instead of one each.
 pub(crate) fn verbatim_lines<'b>(
     raw: &'b [u8],
     fields: &[httparse::Header<'b>],
 ) -> Option<&'b [u8]> {
-    let base = raw.as_ptr() as usize;
-    let offset = |s: &[u8]| (s.as_ptr() as usize).checked_sub(base);
-    let (first, _) = fields.split_first()?;
-    let start = offset(first.name.as_bytes())?;
-    let mut next = start;
-    for field in fields {
-        if offset(field.name.as_bytes())? != next || is_rewritten(field.name.as_bytes()) {
-            return None;
-        }
-        let end = offset(field.value)? + field.value.len();
-        if raw.get(end..end + 2)? != b"\r\n" {
-            return None;
-        }
-        next = end + 2;
+    if fields
+        .iter()
+        .any(|field| is_rewritten(field.name.as_bytes()))
+    {
+        return None;
     }
-    raw.get(start..next)
+    let base = raw.as_ptr() as usize;
+    // A slice from outside `raw` (never, for fields parsed from it) gets an offset no line has.
+    let offset = |s: &[u8]| {
+        (s.as_ptr() as usize)
+            .checked_sub(base)
+            .unwrap_or(usize::MAX)
+    };
+    let lines = fields.iter().map(|field| {
+        let name = offset(field.name.as_bytes());
+        (name, offset(field.value).saturating_add(field.value.len()))
+    });
+    raw.get(lines_in_place(raw, lines)?)
+}
+
+/// Where a head's header lines lie when they can go on as they came: every line ends in CRLF
+/// right where the next begins. `lines` are (offset of the name, offset just past the
+/// value) in `raw`; `None` when they do not lie so, or there are none.
+pub(crate) fn lines_in_place(
+    raw: &[u8],
+    lines: impl IntoIterator<Item = (usize, usize)>,
+) -> Option<std::ops::Range<usize>> {
+    let mut lines = lines.into_iter();
+    let (start, mut end) = lines.next()?;
+    loop {
+        let next = end.checked_add(2)?;
+        if raw.get(end..next)? != b"\r\n" {
+            return None;
+        }
+        match lines.next() {
+            None => return Some(start..next),
+            Some((name, value_end)) if name == next => end = value_end,
+            Some(_) => return None,
+        }
+    }
 }
 
 fn put_request_line(head: &mut BytesMut, method: &http::Method, path: &str) {

@@ -8,6 +8,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
 use crate::body::ResponseBody;
+use crate::headers;
 use crate::request_id::RequestId;
 
 /// Where a field's name and value are in a head: (offset, length) each.
@@ -40,18 +41,16 @@ impl ProcessHead {
         has: Has,
     ) -> ProcessHead {
         let slice = |(at, n): (usize, usize)| &raw[at..at + n];
-        // Each line ends right where the next begins, in CRLF: pass the bytes on as they are.
-        let end_of = |&(_, (at, n)): &FieldSpan| at + n;
+        // Lines that lie as they came go on as a slice of the head.
         let in_place = all
-            && spans
-                .iter()
-                .all(|span| raw.get(end_of(span)..end_of(span) + 2) == Some(b"\r\n"))
-            && spans
-                .windows(2)
-                .all(|pair| pair[1].0 .0 == end_of(&pair[0]) + 2);
-        let lines = match (spans.first(), spans.last()) {
-            (Some(first), Some(last)) if in_place => raw.slice(first.0 .0..end_of(last) + 2),
-            (Some(_), Some(_)) => {
+            .then(|| {
+                headers::lines_in_place(raw, spans.iter().map(|&((at, _), (v, n))| (at, v + n)))
+            })
+            .flatten();
+        let lines = match in_place {
+            Some(range) => raw.slice(range),
+            None if spans.is_empty() => Bytes::new(),
+            None => {
                 let size = spans.iter().map(|(n, v)| n.1 + v.1 + 4).sum();
                 let mut lines = Vec::with_capacity(size);
                 for &(name, value) in spans {
@@ -62,7 +61,6 @@ impl ProcessHead {
                 }
                 Bytes::from(lines)
             }
-            _ => Bytes::new(),
         };
         ProcessHead {
             status,
